@@ -1,0 +1,215 @@
+"""Exports: the files INT leads and analysts download (contract section 4).
+
+Each export asset writes into this run's folder beside the output folder; `published_outputs`
+moves them into place and writes `manifest.json` last, only after every export and its blocking
+checks passed. A failed run therefore never changes the files of the previous one.
+"""
+
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pyarrow.parquet as pq
+from dagster_duckdb import DuckDBResource
+
+from assets.staging import read_period
+from pipeline.exports import (
+    files_under,
+    publish,
+    remove_stale_run_folders,
+    run_folder,
+    sha256_of,
+    write_neighbourhood_files,
+    write_parquet_and_csv,
+)
+from pipeline.resources import WAREHOUSE_POOL
+from pipeline.settings import HiuSettings
+from schemas.extracts import EXTRACTS
+from schemas.outputs import HiuCohort, ServiceConcentration, data_dictionary
+from pipeline.duck import row_count
+
+COHORT_STEM = "hiu_cohort"
+
+
+def _run_dir(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, settings: HiuSettings) -> Path:
+    return run_folder(settings.output_path, context.run.run_id)
+
+
+@dg.asset(
+    group_name="exports",
+    kinds={"parquet", "csv"},
+    pool=WAREHOUSE_POOL,
+    deps=["hiu_cohort", "stg_practices"],
+    description=(
+        "Per neighbourhood: `neighbourhoods/<code>/hiu_cohort.parquet` and `.csv` holding only the people "
+        "registered at that neighbourhood's practices, and `hiu_cohort_dictionary.csv` explaining every column."
+    ),
+)
+def neighbourhood_cohort_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
+    run_dir = _run_dir(context, settings)
+    remove_stale_run_folders(settings.output_path, keep=context.run_id)
+    with warehouse.get_connection() as conn:
+        codes = [r[0] for r in conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
+        cohort = conn.sql("SELECT * FROM hiu_cohort").pl()
+    rows_by_neighbourhood = write_neighbourhood_files(cohort, codes, run_dir, COHORT_STEM, data_dictionary(HiuCohort))
+    return dg.MaterializeResult(
+        metadata={
+            "neighbourhoods": len(codes),
+            "rows_by_neighbourhood": dg.MetadataValue.json(rows_by_neighbourhood),
+            "dagster/row_count": cohort.height,
+        }
+    )
+
+
+@dg.asset_check(
+    asset=neighbourhood_cohort_files,
+    blocking=True,
+    description=(
+        "Each neighbourhood's files hold only its own people (by practice), CSV and Parquet hold the same "
+        "rows, and together the files partition the cohort: every HIU exactly once."
+    ),
+)
+def neighbourhood_files_partition_the_cohort(
+    context: dg.AssetCheckExecutionContext, settings: HiuSettings, warehouse: DuckDBResource
+) -> dg.AssetCheckResult:
+    run_dir = _run_dir(context, settings)
+    with warehouse.get_connection() as conn:
+        practice_neighbourhood = dict(conn.execute("SELECT practice_code, neighbourhood_code FROM stg_practices").fetchall())
+        cohort_ids = {r[0] for r in conn.execute("SELECT person_id FROM hiu_cohort").fetchall()}
+    problems, seen = [], []
+    for parquet in sorted(run_dir.glob(f"neighbourhoods/*/{COHORT_STEM}.parquet")):
+        code = parquet.parent.name
+        frame = pl.read_parquet(parquet)
+        csv_rows = pl.scan_csv(parquet.with_suffix(".csv"), infer_schema=False).select(pl.len()).collect().item()
+        if csv_rows != frame.height:
+            problems.append(f"{code}: CSV has {csv_rows} rows, Parquet {frame.height}")
+        wrong = frame.filter(
+            (pl.col("neighbourhood_code") != code)
+            | (pl.col("practice_code").replace_strict(practice_neighbourhood, default=None) != code)
+        )
+        if wrong.height:
+            problems.append(f"{code}: {wrong.height} rows of people from another neighbourhood")
+        seen.extend(frame["person_id"].to_list())
+    if len(seen) != len(set(seen)):
+        problems.append(f"{len(seen) - len(set(seen))} people appear in more than one file")
+    if set(seen) != cohort_ids:
+        problems.append(f"files hold {len(set(seen))} people, the cohort {len(cohort_ids)}")
+    return dg.AssetCheckResult(passed=not problems, metadata={"problems": "\n".join(problems) or "none", "people": len(seen)})
+
+
+@dg.asset(
+    group_name="exports",
+    kinds={"parquet", "csv"},
+    pool=WAREHOUSE_POOL,
+    deps=["service_concentration"],
+    description="`metrics/service_concentration.parquet` and `.csv`, with `service_concentration_dictionary.csv`.",
+)
+def metric_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
+    folder = _run_dir(context, settings) / "metrics"
+    with warehouse.get_connection() as conn:
+        frame = conn.sql("SELECT * FROM service_concentration").pl()
+    ServiceConcentration.validate(frame)
+    write_parquet_and_csv(frame, folder, "service_concentration")
+    data_dictionary(ServiceConcentration).write_csv(folder / "service_concentration_dictionary.csv")
+    return dg.MaterializeResult(metadata={"dagster/row_count": frame.height})
+
+
+@dg.asset(
+    group_name="exports",
+    kinds={"parquet"},
+    pool=WAREHOUSE_POOL,
+    deps=["quarantine_summary"],
+    description="`quarantine/<extract>.parquet`: every rejected row with its source file, row number, values and reasons.",
+)
+def quarantine_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
+    folder = _run_dir(context, settings) / "quarantine"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    with warehouse.get_connection() as conn:
+        for name in EXTRACTS:
+            path = folder / f"{name}.parquet"
+            conn.execute(f"COPY quarantine_{name} TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            rows[name] = row_count(conn, f"quarantine_{name}")
+    return dg.MaterializeResult(metadata={"rows_by_extract": dg.MetadataValue.json(rows), "dagster/row_count": sum(rows.values())})
+
+
+def _row_count(path: Path) -> int | None:
+    if path.suffix == ".parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    if path.suffix == ".csv":
+        return pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item()
+    return None
+
+
+@dg.asset(
+    group_name="exports",
+    kinds={"json"},
+    pool=WAREHOUSE_POOL,
+    deps=["neighbourhood_cohort_files", "metric_files", "quarantine_files"],
+    description=(
+        "Moves this run's files into the output folder and writes `manifest.json` last: run id, times, "
+        "as-of date, window, thresholds, extracts supplied, and every input and output file with its "
+        "row count and SHA-256."
+    ),
+)
+def published_outputs(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
+    run_dir = _run_dir(context, settings)
+    outputs = [p for p in files_under(run_dir)] if run_dir.exists() else []
+    if not outputs:
+        raise RuntimeError(f"nothing to publish in {run_dir}: materialise the export assets in the same run")
+    with warehouse.get_connection() as conn:
+        period, period_row = read_period(conn)
+        inventory = conn.sql("SELECT * FROM extract_inventory ORDER BY extract").pl().rows_by_key("extract", named=True, unique=True)
+        inputs = []
+        for name in EXTRACTS:
+            for source_file, rows in conn.execute(
+                f"SELECT _source_file, count(*) FROM raw_{name} GROUP BY 1 ORDER BY 1"
+            ).fetchall():
+                inputs.append({"extract": name, "path": source_file, "rows": rows, "sha256": sha256_of(Path(source_file))})
+        staged = {
+            name: conn.execute(
+                f"SELECT (SELECT count(*) FROM stg_{name}), (SELECT count(*) FROM quarantine_{name})"
+            ).fetchall()[0]
+            for name in EXTRACTS
+        }
+    manifest = {
+        "run_id": context.run_id,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "as_of": period.as_of.isoformat(),
+        "as_of_source": period_row["as_of_source"],
+        "window_start": period.start.isoformat(),
+        "window_end": period.end.isoformat(),
+        "thresholds": {
+            "gp_appointments": period_row["gp_threshold"],
+            "ed_attendances": period_row["ed_threshold"],
+            "emergency_admissions": period_row["admissions_threshold"],
+        },
+        "extracts": {
+            name: {
+                "supplied": bool(inventory.get(name, {}).get("present")),
+                "required": extract.required,
+                "rows_read": inventory.get(name, {}).get("rows_read", 0),
+                "rows_accepted": staged[name][0],
+                "rows_quarantined": staged[name][1],
+            }
+            for name, extract in EXTRACTS.items()
+        },
+        "not_supplied": [n for n in EXTRACTS if not inventory.get(n, {}).get("present")],
+        "inputs": inputs,
+        "outputs": [
+            {"path": str(p.relative_to(run_dir)), "rows": _row_count(p), "sha256": sha256_of(p)} for p in outputs
+        ],
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    moved = publish(run_dir, settings.output_path)
+    context.log.info(f"published {len(moved)} files to {settings.output_path.resolve()}")
+    return dg.MaterializeResult(
+        metadata={
+            "output_dir": dg.MetadataValue.path(str(settings.output_path.resolve())),
+            "files": len(moved),
+            "not_supplied": dg.MetadataValue.json(manifest["not_supplied"]),
+        }
+    )

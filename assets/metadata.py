@@ -1,0 +1,38 @@
+"""Metadata an engineer wants on every table asset: row count, column schema and a preview."""
+
+
+import duckdb
+import dagster as dg
+from pipeline.duck import row_count
+
+
+def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5) -> dict:
+    columns = conn.execute(f"DESCRIBE {table}").fetchall()
+    rows = row_count(conn, table)
+    preview = conn.sql(f"SELECT * FROM {table} LIMIT {preview_rows}").pl()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name=name, type=str(sql_type)) for name, sql_type, *_ in columns]
+        ),
+        "dagster/table_name": dg.MetadataValue.text(table),
+        "preview": dg.MetadataValue.md(markdown_table(preview)),
+    }
+
+
+def markdown_table(frame) -> str:
+    """A small polars frame as a markdown table (no extra dependency)."""
+    if frame.height == 0:
+        return "_no rows_"
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *body])
+
+
+def counts_markdown(counts: dict[str, int], key: str = "reason", value: str = "rows") -> str:
+    if not counts:
+        return "_none_"
+    lines = [f"| {key} | {value} |", "| --- | ---: |"]
+    lines += [f"| {k} | {v:,} |" for k, v in counts.items()]
+    return "\n".join(lines)

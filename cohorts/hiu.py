@@ -1,0 +1,89 @@
+"""High intensity use flags (contract section 5): a high intensity user (HIU) is at or over the
+threshold of at least one service; a high intensity multiple service user (HIMSU) of two or more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+from pipeline.duck import row_count
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    gp: int = 20
+    ed: int = 5
+    admissions: int = 3
+
+    def __post_init__(self) -> None:
+        for name, value in (("gp", self.gp), ("ed", self.ed), ("admissions", self.admissions)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"threshold {name} must be a whole number of 1 or more, not {value!r}")
+
+
+def build_person_intensity(
+    conn: duckdb.DuckDBPyConnection,
+    thresholds: Thresholds,
+    activity: str = "person_activity_12m",
+    table: str = "person_intensity",
+) -> int:
+    """Every registered person with their flags, the count of services over threshold and a reason."""
+    t = thresholds
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH flagged AS (
+            SELECT *,
+                   gp_appointments_12m >= {t.gp} AS hiu_gp,
+                   ed_attendances_12m >= {t.ed} AS hiu_ed,
+                   emergency_admissions_12m >= {t.admissions} AS hiu_admissions
+            FROM {activity}
+        )
+        SELECT *,
+               (hiu_gp::BIGINT + hiu_ed::BIGINT + hiu_admissions::BIGINT) AS high_intensity_services,
+               (hiu_gp::INTEGER + hiu_ed::INTEGER + hiu_admissions::INTEGER) >= 2 AS himsu,
+               concat_ws(', ',
+                   CASE WHEN hiu_gp THEN 'GP ' || gp_appointments_12m || ' ({t.gp}+)' END,
+                   CASE WHEN hiu_ed THEN 'ED ' || ed_attendances_12m || ' ({t.ed}+)' END,
+                   CASE WHEN hiu_admissions
+                        THEN 'emergency admissions ' || emergency_admissions_12m || ' ({t.admissions}+)' END
+               ) AS reason
+        FROM flagged
+        """
+    )
+    return row_count(conn, table)
+
+
+# Frailty and rising-risk columns are part of the contract now and filled by their own stages
+# later; until then they are present and NULL.
+PENDING_COLUMNS = {
+    "efi_score": "DOUBLE",
+    "efi_category": "VARCHAR",
+    "hfrs_score": "DOUBLE",
+    "hfrs_band": "VARCHAR",
+    "rising_risk_score": "DOUBLE",
+}
+
+
+def build_hiu_cohort(
+    conn: duckdb.DuckDBPyConnection,
+    intensity: str = "person_intensity",
+    table: str = "hiu_cohort",
+) -> int:
+    """One row per high intensity user, in the column order of `schemas.outputs.HiuCohort`."""
+    pending = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in PENDING_COLUMNS.items())
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        SELECT person_id, neighbourhood_code, pcn_code, practice_code, age, sex,
+               gp_appointments_12m, ed_attendances_12m, emergency_admissions_12m,
+               hiu_gp, hiu_ed, hiu_admissions, high_intensity_services, himsu, social_care_involved,
+               {pending}, reason,
+               neighbourhood_name, pcn_name, practice_name, imd_decile
+        FROM {intensity}
+        WHERE high_intensity_services >= 1
+        ORDER BY neighbourhood_code, high_intensity_services DESC,
+                 gp_appointments_12m + ed_attendances_12m + emergency_admissions_12m DESC, person_id
+        """
+    )
+    return row_count(conn, table)

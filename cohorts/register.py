@@ -1,0 +1,41 @@
+"""The person register: everyone in the population on the as-of date, with their practice, PCN and
+neighbourhood. A person is in the population on date D when registered on or before D, not
+deregistered on or before D, and alive on D (contract section 2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from cohorts.period import sql_date
+from pipeline.duck import row_count
+
+AGE_ON_AS_OF = """
+    year({as_of}) - p.birth_year - CASE WHEN month({as_of}) < p.birth_month THEN 1 ELSE 0 END
+"""  # whole years from the first day of the birth month; no datediff (it counts boundaries)
+
+
+def build_person_register(
+    conn: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    population: str = "stg_population",
+    practices: str = "stg_practices",
+    table: str = "person_register",
+) -> int:
+    as_of_sql = sql_date(as_of)
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        SELECT p.person_id, pr.neighbourhood_code, pr.neighbourhood_name, pr.pcn_code, pr.pcn_name,
+               p.practice_code, pr.practice_name,
+               ({AGE_ON_AS_OF.format(as_of=as_of_sql)})::BIGINT AS age,
+               p.sex, p.imd_decile, p.lsoa_code
+        FROM {population} p
+        JOIN {practices} pr USING (practice_code)
+        WHERE p.registration_start <= {as_of_sql}
+          AND (p.registration_end IS NULL OR p.registration_end > {as_of_sql})
+          AND (p.date_of_death IS NULL OR p.date_of_death > {as_of_sql})
+        """
+    )
+    return row_count(conn, table)

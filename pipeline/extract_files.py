@@ -1,0 +1,171 @@
+"""Find an extract's files in a drop and load them, as text, into a raw DuckDB table.
+
+An extract is either one file `NAME.csv` / `NAME.parquet` or a folder `NAME/` of such files
+(contract section 2). Whole-file problems raise `ExtractFileError`, naming the file, before any
+output is touched; row-level problems are left for the staging rules to quarantine.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from schemas.sql_rules import quote_ident, quote_literal
+from pipeline.duck import row_count
+
+SUFFIXES = (".csv", ".parquet")
+# Columns the loader adds to every raw table. `_row_order` orders rows as the contract does for
+# repeated ids: files in name order, rows in file order.
+SOURCE_COLUMNS = ("_source_file", "_source_row", "_row_order")
+
+
+class ExtractFileError(Exception):
+    """A file (or a whole extract) that cannot be read as its extract at all."""
+
+
+@dataclass(frozen=True)
+class RawLoad:
+    extract: str
+    files: list[Path]
+    rows: int
+    columns: list[str]
+
+    @property
+    def present(self) -> bool:
+        return bool(self.files)
+
+
+def find_extract_files(extracts_dir: Path, name: str) -> list[Path]:
+    """The files of one extract in name order; [] when the extract is absent."""
+    candidates = [extracts_dir / f"{name}{suffix}" for suffix in SUFFIXES] + [extracts_dir / name]
+    found = [p for p in candidates if p.exists()]
+    if len(found) > 1:
+        names = ", ".join(str(p) for p in found)
+        raise ExtractFileError(f"extract {name}: more than one source ({names}); keep one")
+    if not found:
+        return []
+    source = found[0]
+    if source.is_file():
+        return [source]
+    files = []
+    for path in sorted(source.iterdir(), key=lambda p: p.name):
+        if path.name.startswith("."):
+            continue  # hidden files (.DS_Store, editor swap files) are not data
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES:
+            raise ExtractFileError(f"{path}: not a .csv or .parquet file (extract {name})")
+        files.append(path)
+    if not files:
+        raise ExtractFileError(f"{source}: folder holds no .csv or .parquet files (extract {name})")
+    return files
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file, checking it is non-empty UTF-8."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if not head.strip():
+        raise ExtractFileError(f"{path}: the file is empty")
+    first_line = head.split(b"\n", 1)[0]
+    try:
+        text = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ExtractFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    header = next(csv.reader(io.StringIO(text)), [])
+    header = [name.strip() for name in header]
+    if not any(header):
+        raise ExtractFileError(f"{path}: the first line is not a header row")
+    if len(set(header)) != len(header):
+        raise ExtractFileError(f"{path}: repeated column names in the header")
+    return header
+
+
+def parquet_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    try:
+        rows = conn.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
+    except duckdb.Error as error:
+        raise ExtractFileError(f"{path}: cannot be read as Parquet ({_first_line(error)})") from None
+    return [row[0] for row in rows]
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def file_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    if path.suffix.lower() == ".csv":
+        return csv_header(path)
+    return parquet_columns(conn, path)
+
+
+def _select_file(path: Path, columns: list[str]) -> str:
+    """A SELECT of one file's rows as text, with its source file and 1-based row number."""
+    texts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
+    if path.suffix.lower() == ".csv":
+        spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
+        source = (
+            f"read_csv({quote_literal(path)}, header = true, auto_detect = false, columns = {spec}, "
+            "delim = ',', quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')"
+        )
+        # CSV has no row-number column: rows keep file order on insert, and `_source_row` is
+        # numbered from the table's rowid afterwards (see load_raw).
+        return f"SELECT {texts}, {quote_literal(path)} AS _source_file, NULL::BIGINT AS _source_row FROM {source}"
+    source = f"read_parquet({quote_literal(path)}, file_row_number = true)"
+    return (
+        f"SELECT {texts}, {quote_literal(path)} AS _source_file, file_row_number + 1 AS _source_row FROM {source}"
+    )
+
+
+def load_raw(
+    conn: duckdb.DuckDBPyConnection,
+    extract: str,
+    required_columns: list[str],
+    files: list[Path],
+    table: str,
+) -> RawLoad:
+    """(Re)create `table` holding every row of `files` as text, plus the source columns."""
+    columns_by_file = {}
+    for path in files:
+        columns = file_columns(conn, path)
+        missing = [c for c in required_columns if c not in columns]
+        if missing:
+            raise ExtractFileError(f"{path}: required column(s) missing for extract {extract}: {', '.join(missing)}")
+        columns_by_file[path] = columns
+    all_columns = list(required_columns)
+    for columns in columns_by_file.values():
+        all_columns += [c for c in columns if c not in all_columns]
+
+    column_defs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in all_columns)
+    loading = f"{table}__loading"
+    conn.execute(f"CREATE OR REPLACE TABLE {loading} ({column_defs}, _source_file VARCHAR, _source_row BIGINT)")
+    for path, columns in columns_by_file.items():
+        try:
+            conn.execute(f"INSERT INTO {loading} BY NAME {_select_file(path, columns)}")
+        except duckdb.Error as error:
+            kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
+            raise ExtractFileError(f"{path}: cannot be read as {kind} ({_first_line(error)})") from None
+    # rowid follows insertion order (files in name order, rows in file order).
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        SELECT * EXCLUDE (_source_row),
+               coalesce(_source_row, row_number() OVER (PARTITION BY _source_file ORDER BY rowid)) AS _source_row,
+               rowid AS _row_order
+        FROM {loading}
+        """
+    )
+    conn.execute(f"DROP TABLE {loading}")
+    rows = row_count(conn, table)
+    return RawLoad(extract, list(files), rows, all_columns)
+
+
+def create_empty_raw(conn: duckdb.DuckDBPyConnection, columns: list[str], table: str) -> RawLoad:
+    """An absent optional extract: an empty raw table, so that everything downstream still runs."""
+    column_defs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in columns)
+    conn.execute(
+        f"CREATE OR REPLACE TABLE {table} ({column_defs}, _source_file VARCHAR, _source_row BIGINT, _row_order BIGINT)"
+    )
+    return RawLoad(table.removeprefix("raw_"), [], 0, list(columns))
