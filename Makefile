@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
-export DAGSTER_HOME := $(CURDIR)/.dagster
+# `make run` and `make ui` share one Dagster instance, so command-line runs show in the UI.
+DAGSTER_HOME := $(CURDIR)/.dagster
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .PHONY: setup run test ui bench sample clean
@@ -16,13 +17,13 @@ setup:
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 run: setup
-	$(VENV)/bin/hiu run
+	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/hiu run
 
 test: setup
 	$(VENV)/bin/pytest
 
 ui: setup
-	$(VENV)/bin/dagster dev -m pipeline.definitions -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -m pipeline.definitions -h 127.0.0.1 -p 3000
 
 bench: setup
 	$(VENV)/bin/python -m tests.bench.run_bench

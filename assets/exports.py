@@ -50,7 +50,7 @@ def _run_dir(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, 
 )
 def neighbourhood_cohort_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
     run_dir = _run_dir(context, settings)
-    remove_stale_run_folders(settings.output_path, keep=context.run_id)
+    remove_stale_run_folders(settings.output_path, keep=context.run.run_id)
     with warehouse.get_connection() as conn:
         codes = [r[0] for r in conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
         cohort = conn.sql("SELECT * FROM hiu_cohort").pl()
@@ -176,7 +176,7 @@ def published_outputs(context: dg.AssetExecutionContext, settings: HiuSettings, 
             for name in EXTRACTS
         }
     manifest = {
-        "run_id": context.run_id,
+        "run_id": context.run.run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "as_of": period.as_of.isoformat(),
         "as_of_source": period_row["as_of_source"],

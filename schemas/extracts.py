@@ -164,8 +164,9 @@ EXTRACTS: dict[str, Extract] = {
             row_rules=(
                 RowRule("birth_year > year({as_of})", "birth_year after the as-of year"),
                 RowRule("registration_end < registration_start", "registration_end before registration_start"),
+                # TRY_CAST, not make_date: a bad birth month must not fail the whole scan.
                 RowRule(
-                    "date_of_death < make_date(birth_year, birth_month, 1)",
+                    "date_of_death < TRY_CAST(printf('%04d-%02d-01', birth_year, birth_month) AS DATE)",
                     "date_of_death before birth",
                 ),
             ),

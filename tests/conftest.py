@@ -1,0 +1,9 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _throwaway_dagster_instance(monkeypatch):
+    """Tests never write runs into the project's Dagster instance (make run / make ui share it)."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for variable in ("HIU_EXTRACTS_DIR", "HIU_OUTPUT_DIR", "HIU_WAREHOUSE", "HIU_AS_OF"):
+        monkeypatch.delenv(variable, raising=False)

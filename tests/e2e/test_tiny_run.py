@@ -1,0 +1,113 @@
+"""The whole Dagster graph, in-process, on small hand-written drops."""
+
+import json
+import subprocess
+import sys
+
+import polars as pl
+
+from pipeline.runner import materialize_all
+from pipeline.settings import HiuSettings
+from tests.drops import write_drop
+
+PRACTICES = [
+    {},
+    {"practice_code": "P002", "practice_name": "=Beta", "pcn_code": "PCN2", "neighbourhood_code": "south", "neighbourhood_name": "South INT"},
+]
+PEOPLE = [
+    {"person_id": "north1"},
+    {"person_id": "south1", "practice_code": "P002"},
+    {"person_id": "south2", "practice_code": "P002"},
+]
+
+
+def drop(folder):
+    return write_drop(
+        folder,
+        practices=PRACTICES,
+        population=PEOPLE,
+        gp_appointments=[{"person_id": "north1"}] * 21 + [{"person_id": "nobody"}],
+        ed_attendances=[{"person_id": "south1"}] * 5,
+        admissions=[{"person_id": "south1"}] * 3,
+    )
+
+
+def settings_for(tmp_path, extracts):
+    return HiuSettings(
+        extracts_dir=str(extracts), output_dir=str(tmp_path / "out"), warehouse=str(tmp_path / "w.duckdb")
+    )
+
+
+def test_run_writes_every_output_for_each_neighbourhood(tmp_path):
+    settings = settings_for(tmp_path, drop(tmp_path / "drop"))
+    outcome = materialize_all(settings)
+    assert outcome.ok, outcome.failures
+    out = tmp_path / "out"
+    north = pl.read_parquet(out / "neighbourhoods/north/hiu_cohort.parquet")
+    south = pl.read_parquet(out / "neighbourhoods/south/hiu_cohort.parquet")
+    assert north["person_id"].to_list() == ["north1"] and north["reason"].to_list() == ["GP 21 (20+)"]
+    assert south["person_id"].to_list() == ["south1"] and south["himsu"].to_list() == [True]
+    assert south["practice_name"].to_list() == ["=Beta"]
+    assert "'=Beta" in (out / "neighbourhoods/south/hiu_cohort.csv").read_text()
+    assert (out / "neighbourhoods/south/hiu_cohort_dictionary.csv").exists()
+    concentration = pl.read_parquet(out / "metrics/service_concentration.parquet")
+    all_gp = concentration.filter((pl.col("neighbourhood_code") == "ALL") & (pl.col("service") == "gp")).row(0, named=True)
+    assert (all_gp["population"], all_gp["hiu_people"], all_gp["activity_total"]) == (3, 1, 21)
+    quarantined = pl.read_parquet(out / "quarantine/gp_appointments.parquet")
+    assert quarantined["reason"].to_list() == ["person_id not found in population"]
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["as_of"] == "2025-01-15" and manifest["window_start"] == "2024-01-16"
+    assert manifest["thresholds"] == {"gp_appointments": 20, "ed_attendances": 5, "emergency_admissions": 3}
+    assert manifest["extracts"]["gp_appointments"] == {
+        "supplied": True, "required": True, "rows_read": 22, "rows_accepted": 21, "rows_quarantined": 1
+    }
+    assert "social_care_events" in manifest["not_supplied"]
+    listed = {entry["path"] for entry in manifest["outputs"]}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert listed == on_disk
+    assert all(len(entry["sha256"]) == 64 for entry in manifest["inputs"] + manifest["outputs"])
+    assert not list(tmp_path.glob(".out.run-*"))
+
+
+def test_failed_run_leaves_previous_outputs_exactly_as_they_were(tmp_path):
+    extracts = drop(tmp_path / "drop")
+    settings = settings_for(tmp_path, extracts)
+    assert materialize_all(settings).ok
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+
+    (extracts / "admissions.csv").write_text("spell_id,person_id\n")  # a required column missing
+    outcome = materialize_all(settings)
+    assert not outcome.ok
+    assert any("admissions.csv" in f and "admission_date" in f for f in outcome.failures)
+    after = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_run_is_repeatable(tmp_path):
+    settings = settings_for(tmp_path, drop(tmp_path / "drop"))
+    assert materialize_all(settings).ok
+    first = pl.read_parquet(tmp_path / "out/neighbourhoods/south/hiu_cohort.parquet")
+    assert materialize_all(settings).ok
+    assert pl.read_parquet(tmp_path / "out/neighbourhoods/south/hiu_cohort.parquet").equals(first)
+
+
+def test_hiu_command_exits_non_zero_and_names_the_missing_extract(tmp_path):
+    extracts = drop(tmp_path / "drop")
+    (extracts / "practices.csv").unlink()
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--extracts", str(extracts),
+               "--output", str(tmp_path / "out"), "--warehouse", str(tmp_path / "w.duckdb")]
+    result = subprocess.run(command, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert "required extract practices not found" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_hiu_command_prints_where_the_cohort_files_are(tmp_path):
+    extracts = drop(tmp_path / "drop")
+    command = [sys.executable, "-m", "pipeline.cli", "run", "--extracts", str(extracts),
+               "--output", str(tmp_path / "out"), "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", "2025-03-31"]
+    result = subprocess.run(command, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert f"{tmp_path / 'out' / 'neighbourhoods'}" in result.stdout
+    assert json.loads((tmp_path / "out/manifest.json").read_text())["as_of"] == "2025-03-31"

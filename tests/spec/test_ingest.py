@@ -1,0 +1,254 @@
+"""Contract sections 2 and 3: reading a drop, quarantining bad rows, refusing unreadable files."""
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipeline.extract_files import ExtractFileError, find_extract_files
+from schemas.extracts import EXTRACTS
+from tests.drops import complete_rows, stage_drop, write_csv, write_drop
+
+ME = {"person_id": "p1"}
+
+
+def staged(tmp_path, **extracts):
+    conn = duckdb.connect()
+    counts = stage_drop(conn, write_drop(tmp_path, **extracts))
+    return conn, counts
+
+
+def quarantine(conn, extract) -> list[tuple]:
+    return conn.execute(f"SELECT source_row, reason FROM quarantine_{extract} ORDER BY source_row").fetchall()
+
+
+# --- repeated ids and unknown references --------------------------------------------------------
+
+
+def test_first_of_repeated_ids_is_accepted_later_ones_quarantined(tmp_path):
+    conn, counts = staged(
+        tmp_path,
+        population=[ME],
+        gp_appointments=[
+            {"appointment_id": "a1", "person_id": "p1", "appointment_date": "2025-01-01"},
+            {"appointment_id": "a1", "person_id": "p1", "appointment_date": "2025-02-02"},
+            {"appointment_id": "a1", "person_id": "p1", "appointment_date": "2025-03-03"},
+        ],
+    )
+    assert conn.execute("SELECT appointment_date::VARCHAR FROM stg_gp_appointments").fetchall() == [("2025-01-01",)]
+    assert quarantine(conn, "gp_appointments") == [(2, "repeated appointment_id"), (3, "repeated appointment_id")]
+
+
+def test_repeated_ids_across_files_keep_the_first_file_in_name_order(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "gp_appointments.csv").unlink()
+    columns = EXTRACTS["gp_appointments"].columns
+    for name, date in [("2025-02.csv", "2025-02-01"), ("2025-01.csv", "2025-01-01")]:
+        rows = complete_rows("gp_appointments", [{"appointment_id": "a1", "person_id": "p1", "appointment_date": date}])
+        write_csv(tmp_path / "gp_appointments" / name, columns, rows)
+    conn = duckdb.connect()
+    stage_drop(conn, tmp_path)
+    assert conn.execute("SELECT appointment_date::VARCHAR FROM stg_gp_appointments").fetchall() == [("2025-01-01",)]
+    ((source_file, reason),) = conn.execute("SELECT source_file, reason FROM quarantine_gp_appointments").fetchall()
+    assert source_file.endswith("2025-02.csv") and reason == "repeated appointment_id"
+
+
+def test_an_invalid_first_row_does_not_block_a_valid_repeat(tmp_path):
+    conn, _ = staged(
+        tmp_path,
+        population=[ME],
+        gp_appointments=[
+            {"appointment_id": "a1", "person_id": "p1", "appointment_date": "2025-13-01"},
+            {"appointment_id": "a1", "person_id": "p1", "appointment_date": "2025-01-01"},
+        ],
+    )
+    assert conn.execute("SELECT count(*) FROM stg_gp_appointments").fetchall() == [(1,)]
+    assert quarantine(conn, "gp_appointments") == [(1, "appointment_date is not a valid YYYY-MM-DD date")]
+
+
+def test_events_for_unknown_people_are_quarantined(tmp_path):
+    conn, counts = staged(
+        tmp_path,
+        population=[ME],
+        gp_appointments=[{"person_id": "p1"}, {"person_id": "stranger"}],
+        ed_attendances=[{"person_id": "stranger"}],
+        admissions=[{"person_id": "stranger"}],
+        social_care_events=[{"person_id": "stranger"}],
+        gp_coded_events=[{"person_id": "stranger"}],
+        gp_medications=[{"person_id": "stranger"}],
+    )
+    for extract in ["gp_appointments", "ed_attendances", "admissions", "social_care_events", "gp_coded_events", "gp_medications"]:
+        assert [r for _, r in quarantine(conn, extract)] == ["person_id not found in population"], extract
+    assert counts["gp_appointments"].accepted == 1
+
+
+def test_events_of_a_quarantined_person_are_quarantined_too(tmp_path):
+    conn, _ = staged(tmp_path, population=[{**ME, "sex": "X"}], gp_appointments=[{"person_id": "p1"}])
+    assert quarantine(conn, "population") == [(1, "sex is not an allowed value")]
+    assert quarantine(conn, "gp_appointments") == [(1, "person_id not found in population")]
+
+
+def test_person_at_unknown_practice_is_quarantined(tmp_path):
+    conn, _ = staged(tmp_path, population=[{**ME, "practice_code": "NOPE1"}])
+    assert quarantine(conn, "population") == [(1, "practice_code not found in practices")]
+
+
+def test_diagnoses_of_unknown_spells_are_quarantined(tmp_path):
+    conn, _ = staged(
+        tmp_path,
+        population=[ME],
+        admissions=[{"spell_id": "s1", "person_id": "p1"}],
+        admission_diagnoses=[{"spell_id": "s1"}, {"spell_id": "s2"}],
+    )
+    assert quarantine(conn, "admission_diagnoses") == [(2, "spell_id not found in admissions")]
+
+
+# --- row rules ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extract, row, reason",
+    [
+        ("population", {"birth_year": "1889"}, "birth_year is below 1890"),
+        ("population", {"birth_year": "2026"}, "birth_year after the as-of year"),
+        ("population", {"birth_month": "13"}, "birth_month is above 12"),
+        ("population", {"birth_month": "6.0"}, "birth_month is not a whole number"),
+        ("population", {"lsoa_code": "W01000001"}, "lsoa_code has the wrong format"),
+        ("population", {"imd_decile": "0"}, "imd_decile is below 1"),
+        ("population", {"registration_start": None}, "registration_start is missing"),
+        ("population", {"registration_start": "01/02/2020"}, "registration_start is not a valid YYYY-MM-DD date"),
+        ("population", {"registration_end": "1999-12-31"}, "registration_end before registration_start"),
+        ("population", {"person_id": "x" * 65}, "person_id is too long"),
+        ("gp_appointments", {"appt_status": "attended"}, "appt_status is not an allowed value"),
+        ("gp_appointments", {"appointment_date": "2024-02-30"}, "appointment_date is not a valid YYYY-MM-DD date"),
+        ("gp_appointments", {"appointment_date": "2024-2-3"}, "appointment_date is not a valid YYYY-MM-DD date"),
+        ("ed_attendances", {"attendance_category": "5"}, "attendance_category is not an allowed value"),
+        ("ed_attendances", {"department_type": "1"}, "department_type is not an allowed value"),
+        ("ed_attendances", {"arrival_datetime": "2025-01-01"}, "arrival_datetime is not a valid YYYY-MM-DD HH:MM:SS timestamp"),
+        ("admissions", {"admission_method": "26"}, "admission_method is not an allowed value"),
+        ("admissions", {"discharge_date": "2025-01-14"}, "discharge_date before admission_date"),
+        ("social_care_events", {"event_type": "Assessment", "event_end_date": None}, "only Service events may be open"),
+        ("gp_coded_events", {"snomed_code": "SCT123"}, "snomed_code has the wrong format"),
+    ],
+)
+def test_row_breaking_a_rule_is_quarantined_with_its_reason(tmp_path, extract, row, reason):
+    target = {**ME, **row} if extract == "population" else {"person_id": "p1", **row}
+    extracts = {"population": [target]} if extract == "population" else {"population": [ME], extract: [target]}
+    conn, counts = staged(tmp_path, **extracts)
+    assert quarantine(conn, extract) == [(1, reason)]
+    assert counts[extract].read == counts[extract].accepted + counts[extract].quarantined
+
+
+def test_every_broken_rule_is_listed(tmp_path):
+    conn, _ = staged(tmp_path, population=[{**ME, "sex": "Q", "birth_month": "0", "imd_decile": "11"}])
+    ((_, reason),) = quarantine(conn, "population")
+    assert reason == "sex is not an allowed value; birth_month is below 1; imd_decile is above 10"
+
+
+def test_quarantine_keeps_the_raw_values_and_extra_columns(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    path = tmp_path / "gp_appointments.csv"
+    path.write_text(
+        "appointment_id,person_id,appointment_date,appt_status,appt_mode,hcp_type,practice_code,note\n"
+        "a1,p1,31/01/2025,Attended,Telephone,GP,P001,typed by hand\n"
+    )
+    conn = duckdb.connect()
+    stage_drop(conn, tmp_path)
+    row = conn.sql("SELECT * FROM quarantine_gp_appointments").pl().row(0, named=True)
+    assert row["appointment_date"] == "31/01/2025" and row["note"] == "typed by hand"
+    assert row["source_file"] == str(path) and row["source_row"] == 1
+
+
+def test_empty_cells_are_null_and_optional(tmp_path):
+    conn, counts = staged(tmp_path, population=[{**ME, "lsoa_code": None, "imd_decile": None}])
+    assert counts["population"].accepted == 1
+
+
+# --- layouts and formats -----------------------------------------------------------------------
+
+
+def test_columns_in_any_order_and_parquet_files_are_read(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    rows = complete_rows("gp_appointments", [{"person_id": "p1"}])
+    frame = pl.DataFrame(rows).select(list(reversed(EXTRACTS["gp_appointments"].columns)))
+    frame = frame.with_columns(pl.col("appointment_date").str.to_date())
+    (tmp_path / "gp_appointments.csv").unlink()
+    frame.write_parquet(tmp_path / "gp_appointments.parquet")
+    conn = duckdb.connect()
+    counts = stage_drop(conn, tmp_path)
+    assert counts["gp_appointments"].accepted == 1
+
+
+def test_a_folder_mixing_csv_and_parquet_is_unioned(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "gp_appointments.csv").unlink()
+    columns = EXTRACTS["gp_appointments"].columns
+    write_csv(tmp_path / "gp_appointments" / "a.csv", columns, complete_rows("gp_appointments", [{"person_id": "p1", "appointment_id": "x"}]))
+    pl.DataFrame(complete_rows("gp_appointments", [{"person_id": "p1", "appointment_id": "y"}])).write_parquet(
+        tmp_path / "gp_appointments" / "b.parquet"
+    )
+    (tmp_path / "gp_appointments" / ".DS_Store").write_bytes(b"\x00")
+    conn = duckdb.connect()
+    assert stage_drop(conn, tmp_path)["gp_appointments"].accepted == 2
+
+
+def test_header_only_file_is_an_empty_extract(tmp_path):
+    conn, counts = staged(tmp_path, population=[ME])
+    assert counts["gp_appointments"].read == 0
+
+
+# --- whole-file problems -------------------------------------------------------------------------
+
+
+def stage_expecting_error(folder):
+    with pytest.raises(ExtractFileError) as error:
+        stage_drop(duckdb.connect(), folder)
+    return str(error.value)
+
+
+def test_missing_required_column_names_file_and_column(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "admissions.csv").write_text("spell_id,person_id,admission_date\ns1,p1,2025-01-01\n")
+    message = stage_expecting_error(tmp_path)
+    assert "admissions.csv" in message and "admission_method" in message
+
+
+def test_empty_file_is_refused(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "ed_attendances.csv").write_text("")
+    assert "ed_attendances.csv: the file is empty" in stage_expecting_error(tmp_path)
+
+
+def test_non_utf8_file_is_refused(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    path = tmp_path / "practices.csv"
+    path.write_bytes(path.read_bytes() + "P002,Caf\u00e9 Surgery,PCN1,N,north,North,\n".encode("latin-1"))
+    message = stage_expecting_error(tmp_path)
+    assert "practices.csv" in message and "CSV" in message
+
+
+def test_wrong_number_of_fields_is_refused_naming_the_file(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    path = tmp_path / "practices.csv"
+    path.write_text(path.read_text() + "P002,too,few\n")
+    assert "practices.csv: cannot be read as CSV" in stage_expecting_error(tmp_path)
+
+
+def test_file_that_is_not_parquet_is_refused(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "admissions.csv").unlink()
+    (tmp_path / "admissions.parquet").write_text("spell_id,person_id\n")
+    assert "admissions.parquet: cannot be read as Parquet" in stage_expecting_error(tmp_path)
+
+
+def test_other_file_types_in_an_extract_folder_are_refused(tmp_path):
+    (tmp_path / "gp_appointments").mkdir()
+    (tmp_path / "gp_appointments" / "notes.txt").write_text("hello")
+    with pytest.raises(ExtractFileError, match="notes.txt: not a .csv or .parquet file"):
+        find_extract_files(tmp_path, "gp_appointments")
+
+
+def test_two_sources_for_one_extract_are_refused(tmp_path):
+    (tmp_path / "admissions.csv").write_text("a\n")
+    (tmp_path / "admissions.parquet").write_text("a\n")
+    with pytest.raises(ExtractFileError, match="more than one source"):
+        find_extract_files(tmp_path, "admissions")
