@@ -1,0 +1,91 @@
+"""`make bench`: the speed, memory and calibration targets of issue 3, measured and written to
+bench-results/latest.md (and .json). Never run as a test: timings belong here, not in assertions.
+
+1. `hiu generate --population 1000000` (target: 90 s).
+2. `hiu generate --population 465000`, then `hiu run` on it (target: 60 s, 3 GB peak memory) and the
+   BCP calibration figures read back from the outputs (target: every figure within its band).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import datetime as dt
+from pathlib import Path
+
+from tests.bench.figures import BANDS, figures, in_band
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench-results"
+WORK = Path(os.environ.get("HIU_BENCH_DIR", "/tmp/hiu-bench"))
+HIU = str(Path(sys.executable).parent / "hiu")
+SEED = int(os.environ.get("HIU_BENCH_SEED", "7"))
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    """Run under /usr/bin/time -v: wall seconds and peak resident memory."""
+    completed = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout + completed.stderr)
+        raise SystemExit(f"benchmark command failed: {' '.join(command)}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", completed.stderr)
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", completed.stderr).group(1))
+    return {"seconds": round(hours * 3600 + minutes * 60 + seconds, 1), "peak_rss_mb": round(rss_kb / 1024)}
+
+
+def main() -> None:
+    if not Path("/usr/bin/time").exists():
+        raise SystemExit("make bench needs /usr/bin/time (Debian package 'time')")
+    WORK.mkdir(parents=True, exist_ok=True)
+    results: dict = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "seed": SEED}
+
+    big = WORK / "drop-1m"
+    shutil.rmtree(big, ignore_errors=True)
+    results["generate_1m"] = timed([HIU, "generate", "--population", "1000000", "--seed", str(SEED), "--out", str(big), "--no-progress"])
+    shutil.rmtree(big, ignore_errors=True)
+
+    drop, output, warehouse = WORK / "drop-465k", WORK / "outputs", WORK / "warehouse.duckdb"
+    shutil.rmtree(drop, ignore_errors=True)
+    results["generate_465k"] = timed([HIU, "generate", "--population", "465000", "--seed", str(SEED), "--out", str(drop), "--no-progress"])
+    shutil.rmtree(output, ignore_errors=True)
+    warehouse.unlink(missing_ok=True)
+    run = [HIU, "run", "--extracts", str(drop), "--output", str(output), "--warehouse", str(warehouse)]
+    results["run_465k_cold"] = timed(run, env={"DAGSTER_HOME": ""})
+    results["run_465k_warm"] = timed(run, env={"DAGSTER_HOME": ""})
+    values = figures(output)
+    results["figures"] = {name: {"value": values[name], "band": BANDS[name], "in_band": in_band(name, values[name])} for name in BANDS}
+    results["targets"] = {
+        "generate_1m_within_90s": results["generate_1m"]["seconds"] <= 90,
+        "run_465k_within_60s": results["run_465k_cold"]["seconds"] <= 60,
+        "run_465k_within_3gb": results["run_465k_cold"]["peak_rss_mb"] <= 3072,
+        "every_figure_in_band": all(f["in_band"] for f in results["figures"].values()),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "latest.md").write_text(markdown(results, values))
+    print((RESULTS / "latest.md").read_text())
+    if not all(results["targets"].values()):
+        raise SystemExit("a benchmark target was missed: see bench-results/latest.md")
+
+
+def markdown(results: dict, values: dict) -> str:
+    lines = [f"# Benchmarks, {results['date']} ({results['machine']}, seed {results['seed']})", "", "| step | seconds | peak memory MB |", "| --- | ---: | ---: |"]
+    for step in ("generate_1m", "generate_465k", "run_465k_cold", "run_465k_warm"):
+        lines.append(f"| {step} | {results[step]['seconds']} | {results[step]['peak_rss_mb']} |")
+    lines += ["", f"Population on the as-of date: {values['population']:,}; HIMSU people: {values['himsu_people']:,}", "", "| figure | value | band | in band |", "| --- | ---: | --- | --- |"]
+    for name, figure in results["figures"].items():
+        lines.append(f"| {name} | {figure['value']:.3f} | {figure['band'][0]} to {figure['band'][1]} | {'yes' if figure['in_band'] else 'NO'} |")
+    lines += ["", "| target | met |", "| --- | --- |"] + [f"| {k} | {'yes' if v else 'NO'} |" for k, v in results["targets"].items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
