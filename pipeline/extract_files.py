@@ -101,8 +101,13 @@ def file_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     return parquet_columns(conn, path)
 
 
-def _select_file(path: Path, columns: list[str]) -> str:
-    """A SELECT of one file's rows as text, with its source file and 1-based row number."""
+# Rows of file number i are ordered after every row of files 0..i-1: files in name order, rows in
+# file order (contract section 3, repeated ids).
+FILE_ORDER_STRIDE = 10**12
+
+
+def _select_file(path: Path, columns: list[str], file_index: int) -> str:
+    """A SELECT of one file's rows as text, with its source file, 1-based row number and order."""
     texts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
     if path.suffix.lower() == ".csv":
         spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
@@ -110,12 +115,15 @@ def _select_file(path: Path, columns: list[str]) -> str:
             f"read_csv({quote_literal(path)}, header = true, auto_detect = false, columns = {spec}, "
             "delim = ',', quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')"
         )
-        # CSV has no row-number column: rows keep file order on insert, and `_source_row` is
-        # numbered from the table's rowid afterwards (see load_raw).
-        return f"SELECT {texts}, {quote_literal(path)} AS _source_file, NULL::BIGINT AS _source_row FROM {source}"
-    source = f"read_parquet({quote_literal(path)}, file_row_number = true)"
+        # CSV has no row-number column; an empty OVER () numbers rows in scan order, which DuckDB
+        # keeps as file order (preserve_insertion_order, tested in tests/spec/test_ingest.py).
+        row_number = "row_number() OVER ()"
+    else:
+        source = f"read_parquet({quote_literal(path)}, file_row_number = true)"
+        row_number = "file_row_number + 1"
     return (
-        f"SELECT {texts}, {quote_literal(path)} AS _source_file, file_row_number + 1 AS _source_row FROM {source}"
+        f"SELECT {texts}, {quote_literal(path)} AS _source_file, {row_number} AS _source_row, "
+        f"{file_index} * {FILE_ORDER_STRIDE} + {row_number} AS _row_order FROM {source}"
     )
 
 
@@ -139,25 +147,15 @@ def load_raw(
         all_columns += [c for c in columns if c not in all_columns]
 
     column_defs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in all_columns)
-    loading = f"{table}__loading"
-    conn.execute(f"CREATE OR REPLACE TABLE {loading} ({column_defs}, _source_file VARCHAR, _source_row BIGINT)")
-    for path, columns in columns_by_file.items():
+    conn.execute(
+        f"CREATE OR REPLACE TABLE {table} ({column_defs}, _source_file VARCHAR, _source_row BIGINT, _row_order BIGINT)"
+    )
+    for file_index, (path, columns) in enumerate(columns_by_file.items()):
         try:
-            conn.execute(f"INSERT INTO {loading} BY NAME {_select_file(path, columns)}")
+            conn.execute(f"INSERT INTO {table} BY NAME {_select_file(path, columns, file_index)}")
         except duckdb.Error as error:
             kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
             raise ExtractFileError(f"{path}: cannot be read as {kind} ({_first_line(error)})") from None
-    # rowid follows insertion order (files in name order, rows in file order).
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TABLE {table} AS
-        SELECT * EXCLUDE (_source_row),
-               coalesce(_source_row, row_number() OVER (PARTITION BY _source_file ORDER BY rowid)) AS _source_row,
-               rowid AS _row_order
-        FROM {loading}
-        """
-    )
-    conn.execute(f"DROP TABLE {loading}")
     rows = row_count(conn, table)
     return RawLoad(extract, list(files), rows, all_columns)
 

@@ -4,6 +4,9 @@
 Nothing read is lost: rows read = rows accepted + rows quarantined, always (an asset check says so
 on every run). Of rows sharing an id, the first valid one (files in name order, rows in file order)
 is accepted and later ones are quarantined as repeats.
+
+Tens of millions of rows pass through here, so only the failing rows' order keys and reasons are
+kept between passes; accepted rows are typed straight from the raw table into staging.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.duck import row_count
 from pipeline.extract_files import SOURCE_COLUMNS
 from schemas.extracts import Extract
-from schemas.sql_rules import compile_extract, quote_ident, quote_literal
-from pipeline.duck import row_count
+from schemas.sql_rules import ExtractSql, compile_extract, quote_ident, quote_literal, raw_column
 
 
 @dataclass(frozen=True)
@@ -28,60 +31,75 @@ class StagingCounts:
     by_reason: dict[str, int]
 
 
-def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, as_of: dt.date) -> StagingCounts:
-    raw_table, stg_table, quarantine_table = f"raw_{extract.name}", f"stg_{extract.name}", f"quarantine_{extract.name}"
-    compiled = compile_extract(extract, as_of)
-    raw_columns = [
-        row[0] for row in conn.execute(f"DESCRIBE {raw_table}").fetchall() if row[0] not in SOURCE_COLUMNS
-    ]
-    raw_struct = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in raw_columns)
+def _checked_rows(raw_table: str, compiled: ExtractSql) -> str:
+    """Every raw row with its raw text (as raw_column(name)) and typed value (as name) side by side."""
+    raws = ", ".join(f"{quote_ident(c.name)} AS {raw_column(c.name)}" for c in compiled.columns)
     typed = ", ".join(f"{c.typed} AS {quote_ident(c.name)}" for c in compiled.columns)
+    return f"(SELECT *, {typed} FROM (SELECT _row_order, {raws} FROM {raw_table}))"
+
+
+def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, as_of: dt.date) -> StagingCounts:
+    name = extract.name
+    raw_table, stg_table, quarantine_table = f"raw_{name}", f"stg_{name}", f"quarantine_{name}"
+    compiled = compile_extract(extract, as_of)
+    checked = _checked_rows(raw_table, compiled)
     reasons = ", ".join(f"CASE WHEN {pred} THEN {quote_literal(reason)} END" for pred, reason in compiled.rules)
-    if extract.id_column:
-        id_col = quote_ident(extract.id_column)
-        repeat_rank = f"CASE WHEN len(_reasons) = 0 THEN row_number() OVER (PARTITION BY len(_reasons) = 0, {id_col} ORDER BY _row_order) ELSE 1 END"
-    else:
-        repeat_rank = "1"
-    checked = f"{extract.name}__checked"
+    rejected = f"{name}__rejected"
+
+    # Pass 1: rows that break a rule, with every reason.
     conn.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {checked} AS
-        WITH typed AS (
-            SELECT _source_file, _source_row, _row_order, _raw, {typed}
-            FROM (SELECT *, struct_pack({raw_struct}) AS _raw FROM {raw_table})
-        ),
-        judged AS (
-            SELECT *, list_filter([{reasons}], lambda r: r IS NOT NULL) AS _reasons FROM typed
-        )
-        SELECT *, {repeat_rank} AS _repeat_rank FROM judged
+        CREATE OR REPLACE TEMP TABLE {rejected} AS
+        SELECT _row_order, array_to_string(reasons, '; ') AS reason
+        FROM (SELECT _row_order, list_filter([{reasons}], lambda r: r IS NOT NULL) AS reasons FROM {checked})
+        WHERE len(reasons) > 0
         """
     )
-    model_columns = ", ".join(f"CAST({quote_ident(c.name)} AS {c.sql_type}) AS {quote_ident(c.name)}" for c in compiled.columns)
+    # Pass 2: of valid rows sharing an id, all but the first are repeats.
+    if extract.id_column:
+        id_col = quote_ident(extract.id_column)
+        conn.execute(
+            f"""
+            INSERT INTO {rejected}
+            WITH valid AS (
+                SELECT _row_order, {id_col} AS id FROM {raw_table}
+                WHERE _row_order NOT IN (SELECT _row_order FROM {rejected})
+            ), repeated_ids AS (
+                SELECT id FROM valid GROUP BY id HAVING count(*) > 1
+            )
+            SELECT _row_order, {quote_literal(f"repeated {extract.id_column}")}
+            FROM (
+                SELECT _row_order, row_number() OVER (PARTITION BY id ORDER BY _row_order) AS occurrence
+                FROM valid WHERE id IN (SELECT id FROM repeated_ids)
+            )
+            WHERE occurrence > 1
+            """
+        )
+    # Pass 3: everything else, typed.
+    typed_columns = ", ".join(f"CAST({quote_ident(c.name)} AS {c.sql_type}) AS {quote_ident(c.name)}" for c in compiled.columns)
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {stg_table} AS
-        SELECT {model_columns} FROM {checked}
-        WHERE len(_reasons) = 0 AND _repeat_rank = 1
+        SELECT {typed_columns} FROM {checked}
+        WHERE _row_order NOT IN (SELECT _row_order FROM {rejected})
         """
     )
-    repeat_reason = quote_literal(f"repeated {extract.id_column}") if extract.id_column else "NULL"
+    raw_columns = [r[0] for r in conn.execute(f"DESCRIBE {raw_table}").fetchall() if r[0] not in SOURCE_COLUMNS]
+    values = ", ".join(f"raw.{quote_ident(c)}" for c in raw_columns)
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {quarantine_table} AS
-        SELECT {quote_literal(extract.name)} AS extract, _source_file AS source_file, _source_row AS source_row,
-               CASE WHEN len(_reasons) > 0 THEN array_to_string(_reasons, '; ') ELSE {repeat_reason} END AS reason,
-               _raw.*
-        FROM {checked}
-        WHERE len(_reasons) > 0 OR _repeat_rank > 1
-        ORDER BY _row_order
+        SELECT {quote_literal(name)} AS extract, raw._source_file AS source_file, raw._source_row AS source_row,
+               rejected.reason, {values}
+        FROM {raw_table} raw JOIN {rejected} rejected USING (_row_order)
+        ORDER BY raw._row_order
         """
     )
-    conn.execute(f"DROP TABLE {checked}")
-    read = row_count(conn, raw_table)
-    accepted = row_count(conn, stg_table)
+    conn.execute(f"DROP TABLE {rejected}")
     by_reason = dict(
         conn.execute(
             f"SELECT reason, count(*) FROM {quarantine_table} GROUP BY reason ORDER BY count(*) DESC, reason"
         ).fetchall()
     )
-    return StagingCounts(extract.name, read, accepted, sum(by_reason.values()), by_reason)
+    read, accepted = row_count(conn, raw_table), row_count(conn, stg_table)
+    return StagingCounts(name, read, accepted, sum(by_reason.values()), by_reason)

@@ -94,10 +94,15 @@ class ExtractSql:
     rules: list[tuple[str, str]]  # (broken-when predicate over typed columns, reason)
 
 
+def raw_column(name: str) -> str:
+    """How compiled SQL names a raw text column: beside the typed one of the same name."""
+    return quote_ident(f"raw:{name}")
+
+
 def staging_columns(extract: Extract) -> list[ColumnSql]:
-    """The typed columns of `stg_<extract>`, in model order."""
+    """The typed columns of `stg_<extract>`, in model order, computed from the raw_column()s."""
     return [
-        column_sql(name, column.dtype.type, f"_raw.{quote_ident(name)}")
+        column_sql(name, column.dtype.type, raw_column(name))
         for name, column in extract.model.to_schema().columns.items()
     ]
 
@@ -107,7 +112,7 @@ def compile_extract(extract: Extract, as_of: dt.date) -> ExtractSql:
     columns = staging_columns(extract)
     rules: list[tuple[str, str]] = []
     for sql, (name, column) in zip(columns, schema.columns.items()):
-        raw = f"_raw.{quote_ident(name)}"
+        raw = raw_column(name)
         if not column.nullable:
             rules.append((f"{raw} IS NULL", f"{name} is missing"))
         if sql.type_error:

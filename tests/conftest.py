@@ -1,4 +1,9 @@
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Properties are about behaviour; how long one example takes belongs in `make bench`, not here.
+settings.register_profile("hiu", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hiu")
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cohorts.hiu import Thresholds, build_person_intensity
@@ -58,7 +58,7 @@ codes = st.sampled_from(["north", "south", "INT-03", "east_1", "w"])
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(st.lists(st.tuples(codes, text), max_size=40, unique_by=lambda r: r[1]))
 def test_neighbourhood_files_partition_the_cohort(rows):
     cohort = pl.DataFrame(
@@ -103,7 +103,7 @@ corruption = st.lists(
 repeats = st.lists(st.tuples(st.sampled_from(sorted(BASE)), st.integers(0, 11)), max_size=5)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(corruption, repeats)
 def test_rows_read_equal_accepted_plus_quarantined(corruptions, repeated):
     extracts = {name: complete_rows(name, rows) for name, rows in BASE.items()}
