@@ -55,7 +55,7 @@ def person_intensity(warehouse: DuckDBResource) -> dg.MaterializeResult:
 def hiu_cohort(warehouse: DuckDBResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
         build_hiu_cohort(conn)
-        metadata = table_metadata(conn, "hiu_cohort")
+        metadata = table_metadata(conn, "hiu_cohort", model=HiuCohort)
         hiu, himsu = conn.execute("SELECT count(*), count(*) FILTER (WHERE himsu) FROM hiu_cohort").fetchall()[0]
     return dg.MaterializeResult(metadata={**metadata, "hiu_people": hiu, "himsu_people": himsu})
 

@@ -6,14 +6,19 @@ import dagster as dg
 from pipeline.duck import row_count
 
 
-def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5) -> dict:
+def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5, model=None) -> dict:
+    """`model`: a pandera model whose field descriptions describe the columns in the UI."""
+    described = {n: c.description or "" for n, c in model.to_schema().columns.items()} if model else {}
     columns = conn.execute(f"DESCRIBE {table}").fetchall()
     rows = row_count(conn, table)
     preview = conn.sql(f"SELECT * FROM {table} LIMIT {preview_rows}").pl()
     return {
         "dagster/row_count": dg.MetadataValue.int(rows),
         "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name=name, type=str(sql_type)) for name, sql_type, *_ in columns]
+            columns=[
+                dg.TableColumn(name=name, type=str(sql_type), description=described.get(name))
+                for name, sql_type, *_ in columns
+            ]
         ),
         "dagster/table_name": dg.MetadataValue.text(table),
         "preview": dg.MetadataValue.md(markdown_table(preview)),

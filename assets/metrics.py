@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 from assets.metadata import markdown_table, table_metadata
 from metrics.service_concentration import ALL, build_service_concentration
 from pipeline.resources import WAREHOUSE_POOL
+from schemas.outputs import ServiceConcentration
 
 
 @dg.asset(
@@ -22,7 +23,7 @@ from pipeline.resources import WAREHOUSE_POOL
 def service_concentration(warehouse: DuckDBResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
         build_service_concentration(conn)
-        metadata = table_metadata(conn, "service_concentration")
+        metadata = table_metadata(conn, "service_concentration", model=ServiceConcentration)
         headline = conn.sql(
             f"""SELECT service, population, hiu_people, round(hiu_people_pct, 2) AS hiu_people_pct,
                        round(activity_hiu_pct, 1) AS activity_hiu_pct, himsu_people,

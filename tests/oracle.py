@@ -1,0 +1,87 @@
+"""A second, independent implementation of the counting rules (contract section 5) in Polars,
+straight from a clean drop's files. The end-to-end tests hold the pipeline's outputs to it, person
+by person; it shares no code with cohorts/ on purpose."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+
+def read_extract(drop: Path, name: str) -> pl.DataFrame:
+    paths = [drop / f"{name}.parquet", drop / f"{name}.csv"]
+    files = [p for p in paths if p.exists()] or sorted((drop / name).glob("*"))
+    frames = [
+        pl.read_parquet(f) if f.suffix == ".parquet" else pl.read_csv(f, infer_schema=False) for f in files
+    ]
+    return pl.concat([f.select(pl.all().cast(pl.String)) for f in frames], how="diagonal")
+
+
+def _date(column: str) -> pl.Expr:
+    return pl.col(column).str.slice(0, 10).str.to_date("%Y-%m-%d")
+
+
+def expected_people(drop: Path, as_of: dt.date, gp: int = 20, ed: int = 5, admissions: int = 3) -> pl.DataFrame:
+    # as_of - 1 year + 1 day; a year before 29 February is 28 February.
+    day = 28 if (as_of.month, as_of.day) == (2, 29) else as_of.day
+    start = as_of.replace(year=as_of.year - 1, day=day) + dt.timedelta(days=1)
+    practices = read_extract(drop, "practices")
+    population = read_extract(drop, "population").with_columns(
+        _date("registration_start").alias("start"),
+        _date("registration_end").alias("end"),
+        _date("date_of_death").alias("death"),
+        pl.col("birth_year").cast(pl.Int64),
+        pl.col("birth_month").cast(pl.Int64),
+    )
+    registered = population.filter(
+        (pl.col("start") <= as_of)
+        & (pl.col("end").is_null() | (pl.col("end") > as_of))
+        & (pl.col("death").is_null() | (pl.col("death") > as_of))
+    ).with_columns(
+        (as_of.year - pl.col("birth_year") - (pl.col("birth_month") > as_of.month).cast(pl.Int64)).alias("age")
+    )
+
+    def in_window(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        return frame.filter(_date(column).is_between(start, as_of))
+
+    gp_counts = (
+        in_window(read_extract(drop, "gp_appointments"), "appointment_date")
+        .filter(pl.col("appt_status") == "Attended")
+        .group_by("person_id")
+        .len("gp_appointments_12m")
+    )
+    ed_counts = (
+        in_window(read_extract(drop, "ed_attendances"), "arrival_datetime")
+        .filter(pl.col("attendance_category").is_in(["1", "2", "3"]))
+        .group_by("person_id")
+        .len("ed_attendances_12m")
+    )
+    admission_counts = (
+        in_window(read_extract(drop, "admissions"), "admission_date")
+        .filter(pl.col("admission_method").str.starts_with("2"))
+        .group_by("person_id")
+        .len("emergency_admissions_12m")
+    )
+    people = (
+        registered.join(practices, on="practice_code", how="inner")
+        .join(gp_counts, on="person_id", how="left")
+        .join(ed_counts, on="person_id", how="left")
+        .join(admission_counts, on="person_id", how="left")
+        .with_columns(pl.col("^.*_12m$").fill_null(0).cast(pl.Int64))
+        .with_columns(
+            (pl.col("gp_appointments_12m") >= gp).alias("hiu_gp"),
+            (pl.col("ed_attendances_12m") >= ed).alias("hiu_ed"),
+            (pl.col("emergency_admissions_12m") >= admissions).alias("hiu_admissions"),
+        )
+        .with_columns(
+            pl.sum_horizontal(pl.col("hiu_gp", "hiu_ed", "hiu_admissions").cast(pl.Int64)).alias("high_intensity_services")
+        )
+        .with_columns((pl.col("high_intensity_services") >= 2).alias("himsu"))
+    )
+    return people.select(
+        "person_id", "neighbourhood_code", "practice_code", "age", "sex",
+        "gp_appointments_12m", "ed_attendances_12m", "emergency_admissions_12m",
+        "hiu_gp", "hiu_ed", "hiu_admissions", "high_intensity_services", "himsu",
+    )
