@@ -153,6 +153,10 @@ EXTRACTS: dict[str, Extract] = {
             Practices,
             required=True,
             id_column="practice_code",
+            row_rules=(
+                # ALL names the whole area in service_concentration.
+                RowRule("upper(neighbourhood_code) = 'ALL'", "neighbourhood_code ALL is reserved for the whole area"),
+            ),
             description="GP practices with their PCN and Integrated Neighbourhood Team.",
         ),
         Extract(

@@ -87,6 +87,16 @@ def test_events_of_a_quarantined_person_are_quarantined_too(tmp_path):
     assert quarantine(conn, "gp_appointments") == [(1, "person_id not found in population")]
 
 
+@pytest.mark.parametrize(
+    "code, reason",
+    [("../x", "neighbourhood_code has the wrong format"), ("all", "neighbourhood_code ALL is reserved for the whole area")],
+)
+def test_unsafe_or_reserved_neighbourhood_codes_are_quarantined(tmp_path, code, reason):
+    conn, _ = staged(tmp_path, practices=[{"neighbourhood_code": code}], population=[ME])
+    assert quarantine(conn, "practices") == [(1, reason)]
+    assert quarantine(conn, "population") == [(1, "practice_code not found in practices")]
+
+
 def test_person_at_unknown_practice_is_quarantined(tmp_path):
     conn, _ = staged(tmp_path, population=[{**ME, "practice_code": "NOPE1"}])
     assert quarantine(conn, "population") == [(1, "practice_code not found in practices")]
@@ -118,6 +128,7 @@ def test_diagnoses_of_unknown_spells_are_quarantined(tmp_path):
         ("population", {"registration_start": "01/02/2020"}, "registration_start is not a valid YYYY-MM-DD date"),
         ("population", {"registration_end": "1999-12-31"}, "registration_end before registration_start"),
         ("population", {"person_id": "x" * 65}, "person_id is too long"),
+        ("population", {"date_of_death": "1960-05-31"}, "date_of_death before birth"),
         ("gp_appointments", {"appt_status": "attended"}, "appt_status is not an allowed value"),
         ("gp_appointments", {"appointment_date": "2024-02-30"}, "appointment_date is not a valid YYYY-MM-DD date"),
         ("gp_appointments", {"appointment_date": "2024-2-3"}, "appointment_date is not a valid YYYY-MM-DD date"),
