@@ -163,12 +163,12 @@ def published_outputs(context: dg.AssetExecutionContext, settings: HiuSettings, 
     with warehouse.get_connection() as conn:
         period, period_row = read_period(conn)
         inventory = conn.sql("SELECT * FROM extract_inventory ORDER BY extract").pl().rows_by_key("extract", named=True, unique=True)
-        inputs = []
-        for name in EXTRACTS:
-            for source_file, rows in conn.execute(
-                f"SELECT _source_file, count(*) FROM raw_{name} GROUP BY 1 ORDER BY 1"
-            ).fetchall():
-                inputs.append({"extract": name, "path": source_file, "rows": rows, "sha256": sha256_of(Path(source_file))})
+        inputs = [
+            {"extract": extract, "path": path, "rows": rows, "bytes": size, "sha256": sha256_of(Path(path))}
+            for extract, path, rows, size in conn.execute(
+                "SELECT extract, path, rows, bytes FROM extract_files ORDER BY extract, path"
+            ).fetchall()
+        ]
         staged = {
             name: conn.execute(
                 f"SELECT (SELECT count(*) FROM stg_{name}), (SELECT count(*) FROM quarantine_{name})"

@@ -1,8 +1,14 @@
-"""Find an extract's files in a drop and load them, as text, into a raw DuckDB table.
+"""Find an extract's files in a drop and present them, as text, as a raw DuckDB view.
 
 An extract is either one file `NAME.csv` / `NAME.parquet` or a folder `NAME/` of such files
-(contract section 2). Whole-file problems raise `ExtractFileError`, naming the file, before any
-output is touched; row-level problems are left for the staging rules to quarantine.
+(contract section 2). Every file is read through once here, so whole-file problems raise
+`ExtractFileError`, naming the file, before anything downstream runs; row-level problems are left
+for the staging rules to quarantine.
+
+`raw_<extract>` is a view over the files rather than a copy: copying tens of millions of rows into
+the warehouse cost as much as checking them. Staging snapshots what it reads (accepted rows in
+`stg_<extract>`, rejected rows with their raw values in `quarantine_<extract>`), and the table
+`extract_files` records each file's row count, size and modification time at read time.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from pathlib import Path
 import duckdb
 
 from schemas.sql_rules import quote_ident, quote_literal
-from pipeline.duck import row_count
 
 SUFFIXES = (".csv", ".parquet")
 # Columns the loader adds to every raw table. `_row_order` orders rows as the contract does for
@@ -33,6 +38,7 @@ class RawLoad:
     files: list[Path]
     rows: int
     columns: list[str]
+    rows_by_file: dict[Path, int]
 
     @property
     def present(self) -> bool:
@@ -127,6 +133,17 @@ def _select_file(path: Path, columns: list[str], file_index: int) -> str:
     )
 
 
+def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a table or view of this name, whichever it is (DuckDB refuses the wrong kind)."""
+    kinds = conn.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
+        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND NOT internal AND NOT temporary",
+        [name, name],
+    ).fetchall()
+    for (kind,) in kinds:
+        conn.execute(f"DROP {kind} {quote_ident(name)}")
+
+
 def load_raw(
     conn: duckdb.DuckDBPyConnection,
     extract: str,
@@ -134,7 +151,8 @@ def load_raw(
     files: list[Path],
     table: str,
 ) -> RawLoad:
-    """(Re)create `table` holding every row of `files` as text, plus the source columns."""
+    """(Re)create view `table` over every row of `files` as text, plus the source columns."""
+    files = [path.resolve() for path in files]  # the view must work from any working directory
     columns_by_file = {}
     for path in files:
         columns = file_columns(conn, path)
@@ -146,24 +164,32 @@ def load_raw(
     for columns in columns_by_file.values():
         all_columns += [c for c in columns if c not in all_columns]
 
-    column_defs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in all_columns)
-    conn.execute(
-        f"CREATE OR REPLACE TABLE {table} ({column_defs}, _source_file VARCHAR, _source_row BIGINT, _row_order BIGINT)"
-    )
+    selects, rows_by_file = [], {}
     for file_index, (path, columns) in enumerate(columns_by_file.items()):
+        select = _select_file(path, columns, file_index)
+        # One full read of every CSV column, so that encoding errors and broken rows surface here,
+        # naming the file; Parquet files carry their row count and were opened whole above.
+        touch_all = "".join(f", max(length({quote_ident(c)}))" for c in columns) if path.suffix.lower() == ".csv" else ""
         try:
-            conn.execute(f"INSERT INTO {table} BY NAME {_select_file(path, columns, file_index)}")
+            rows_by_file[path] = conn.execute(f"SELECT count(*){touch_all} FROM ({select})").fetchall()[0][0]
         except duckdb.Error as error:
             kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
             raise ExtractFileError(f"{path}: cannot be read as {kind} ({_first_line(error)})") from None
-    rows = row_count(conn, table)
-    return RawLoad(extract, list(files), rows, all_columns)
+        missing_here = [c for c in all_columns if c not in columns]
+        padding = "".join(f", NULL::VARCHAR AS {quote_ident(c)}" for c in missing_here)
+        ordered = ", ".join(quote_ident(c) for c in all_columns)
+        selects.append(f"SELECT {ordered}, _source_file, _source_row, _row_order FROM (SELECT *{padding} FROM ({select}))")
+    drop_relation(conn, table)
+    conn.execute(f"CREATE VIEW {table} AS " + " UNION ALL ".join(selects))
+    return RawLoad(extract, files, sum(rows_by_file.values()), all_columns, rows_by_file)
 
 
 def create_empty_raw(conn: duckdb.DuckDBPyConnection, columns: list[str], table: str) -> RawLoad:
-    """An absent optional extract: an empty raw table, so that everything downstream still runs."""
-    column_defs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in columns)
+    """An absent optional extract: an empty raw view, so that everything downstream still runs."""
+    nulls = ", ".join(f"NULL::VARCHAR AS {quote_ident(c)}" for c in columns)
+    drop_relation(conn, table)
     conn.execute(
-        f"CREATE OR REPLACE TABLE {table} ({column_defs}, _source_file VARCHAR, _source_row BIGINT, _row_order BIGINT)"
+        f"CREATE VIEW {table} AS SELECT {nulls}, NULL::VARCHAR AS _source_file, NULL::BIGINT AS _source_row, "
+        "NULL::BIGINT AS _row_order WHERE false"
     )
-    return RawLoad(table.removeprefix("raw_"), [], 0, list(columns))
+    return RawLoad(table.removeprefix("raw_"), [], 0, list(columns), {})
