@@ -1,5 +1,8 @@
 """Service concentration: how much of each service's activity its high intensity users account for,
-per neighbourhood and for the whole area (`ALL`), as in the BCP programme summary."""
+per neighbourhood and for the whole area (`ALL`), as in the BCP programme summary.
+
+Percentages are rounded to 2 decimal places and means to 3 in the table itself, so that the CSV an
+INT lead opens and the Parquet an analyst reads hold the same numbers."""
 
 from __future__ import annotations
 
@@ -53,14 +56,14 @@ def build_service_concentration(
                service,
                population::BIGINT AS population,
                hiu_people::BIGINT AS hiu_people,
-               100.0 * hiu_people / nullif(population, 0) AS hiu_people_pct,
+               round(100.0 * hiu_people / nullif(population, 0), 2) AS hiu_people_pct,
                activity_total::BIGINT AS activity_total,
                activity_hiu::BIGINT AS activity_hiu,
-               100.0 * activity_hiu / nullif(activity_total, 0) AS activity_hiu_pct,
+               round(100.0 * activity_hiu / nullif(activity_total, 0), 2) AS activity_hiu_pct,
                himsu_people::BIGINT AS himsu_people,
                activity_himsu::BIGINT AS activity_himsu,
-               activity_total / nullif(population, 0) AS mean_per_person_all,
-               activity_himsu / nullif(himsu_people, 0) AS mean_per_person_himsu,
+               round(activity_total / nullif(population, 0), 3) AS mean_per_person_all,
+               round(activity_himsu / nullif(himsu_people, 0), 3) AS mean_per_person_himsu,
                any_hiu_people::BIGINT AS any_hiu_people
         FROM grouped
         ORDER BY is_all, neighbourhood_code, list_position(['gp', 'ed', 'admissions'], service)
