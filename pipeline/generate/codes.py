@@ -1,9 +1,19 @@
-"""Code values of the contract and domain.md, with the mixes the generator draws them from."""
+"""Code values of the contract and domain.md, with the mixes the generator draws them from.
+Lists whose order the weights below do not depend on come from schemas.codes, declared once."""
 from __future__ import annotations
 
-APPT_STATUS = ["Attended", "DNA", "Unknown"]
+from schemas.codes import (  # noqa: F401  (re-exported for the generator's modules)
+    AMBULANCE_ARRIVAL_MODES as AMBULANCE_MODES,
+    APPT_STATUS,
+    ED_ATTENDANCE_CATEGORY as ED_CATEGORY,
+    ED_DEPARTMENT_TYPE as ED_DEPARTMENT,
+    ELECTIVE_METHODS,
+    HCP_TYPE,
+    MATERNITY_METHODS,
+    SOCIAL_CARE_EVENT_TYPE as SC_EVENT_TYPES,
+)
+
 APPT_MODE = ["Face-to-Face", "Telephone", "Video Conference/Online", "Home Visit", "Unknown"]
-HCP_TYPE = ["GP", "Other Practice staff", "Unknown"]
 HCP_WEIGHTS = [45.0, 53.0, 2.0]
 # appt_mode mix by age group (0-17, 18-64, 65-79, 80+); overall about 63.5/25.2/7.8/1.2/2.3
 MODE_AGE_EDGES = [18, 65, 80]
@@ -14,12 +24,9 @@ MODE_BY_AGE = [
     [63.0, 22.0, 2.0, 10.0, 3.0],
 ]
 
-ED_DEPARTMENT = ["01", "02", "03", "04", "05"]
 ED_DEPARTMENT_WEIGHTS = [75.0, 3.0, 13.0, 4.0, 5.0]
-ED_CATEGORY = ["1", "2", "3", "4"]
 # among counted attendances (1-3); category 4 rows come from their own count
 ED_COUNTED_CATEGORY_WEIGHTS = [92.6, 5.0, 2.4]
-AMBULANCE_MODES = ["1048031000000100", "1048041000000109", "1048021000000102", "1048051000000107", "1048081000000101"]
 AMBULANCE_WEIGHTS = [90.0, 3.0, 5.5, 1.0, 0.5]
 OTHER_MODES = ["1048071000000103", "1048061000000105", "1048001000000106", "1047991000000102"]
 OTHER_WEIGHTS = [81.0, 14.5, 4.0, 0.5]
@@ -30,9 +37,7 @@ ED_HOUR_WEIGHTS = [2.4, 1.9, 1.5, 1.2, 1.0, 1.0, 1.3, 2.2, 4.0, 5.8, 6.6, 6.6, 6
 # Emergency admission methods (2C only for babies). Weights of 21 follow params.via_ed_share.
 EMERGENCY_METHODS = ["21", "22", "23", "24", "25", "2A", "2B", "2D", "28", "2C"]
 EMERGENCY_OTHER_WEIGHTS = [0.0, 12.0, 1.0, 4.0, 1.5, 3.0, 2.0, 3.0, 1.5, 0.0]
-ELECTIVE_METHODS = ["11", "12", "13"]
 ELECTIVE_WEIGHTS = [60.0, 25.0, 15.0]
-MATERNITY_METHODS = ["31", "32"]
 MATERNITY_WEIGHTS = [70.0, 30.0]
 OTHER_METHODS = ["81", "98", "99"]
 OTHER_WEIGHTS_ADM = [80.0, 10.0, 10.0]
@@ -45,7 +50,6 @@ DISCHARGE_OLD = [90.5, 0.5, 2.0, 0.8, 1.4, 4.8, 0.0, 0.0]
 PROVIDERS = ["R0D", "RBD", "RHM", "RNZ", "RDY", "RHU", "RA7"]
 PROVIDER_WEIGHTS = [82.0, 6.0, 4.0, 3.0, 2.0, 2.0, 1.0]
 
-SC_EVENT_TYPES = ["Request", "Assessment", "Service", "Review"]
 SC_ROUTES = [
     "Planned Entry (Transition)", "Discharge from Hospital", "Diversion from Hospital Services",
     "Community / Other route", "Prison", "Self-Funder", "Discharge from Reablement", "Transfer from Other LA",
