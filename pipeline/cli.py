@@ -37,7 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="show every Dagster event")
 
     generate = commands.add_parser("generate", help="write a synthetic extract drop")
-    generate.add_argument("--population", type=int, required=True, metavar="N")
+    generate.add_argument(
+        "--population", type=int, required=True, metavar="N",
+        help="rows of the population extract (everyone registered at some time; about 92%% on the as-of date)",
+    )
     generate.add_argument("--seed", type=int, required=True, metavar="S")
     generate.add_argument("--out", type=Path, required=True, metavar="DIR")
     generate.add_argument("--months", type=int, default=36)
