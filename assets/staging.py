@@ -1,9 +1,11 @@
-"""Staging: the reporting period, then each extract checked against its rules into a typed
-`stg_<extract>` table and a `quarantine_<extract>` table, with checks beside them."""
+"""Staging: each extract checked against its rules into a typed `stg_<extract>` table and a
+`quarantine_<extract>` table, with checks beside them; then the reporting period, whose default
+as-of date is the latest *accepted* activity date (a quarantined row never moves it)."""
+
+import datetime as dt
 
 
 import dagster as dg
-import polars as pl
 import pandera.polars as pa
 from dagster_duckdb import DuckDBResource
 
@@ -13,13 +15,14 @@ from pipeline.resources import WAREHOUSE_POOL
 from pipeline.settings import HiuSettings
 from pipeline.staging import stage_extract
 from schemas.extracts import EXTRACTS, Extract
-from schemas.sql_rules import column_sql, staging_columns
+from schemas.sql_rules import staging_columns
 
 PERIOD_TABLE = "reporting_period"
+# (staging table, its activity date as a DATE): where the default as-of date comes from.
 ACTIVITY_DATES = [
-    ("raw_gp_appointments", "appointment_date", pl.Date),
-    ("raw_ed_attendances", "arrival_datetime", pl.Datetime("us")),
-    ("raw_admissions", "admission_date", pl.Date),
+    ("stg_gp_appointments", "appointment_date"),
+    ("stg_ed_attendances", "CAST(arrival_datetime AS DATE)"),
+    ("stg_admissions", "admission_date"),
 ]
 
 
@@ -32,18 +35,17 @@ def read_period(conn) -> tuple[Period, dict]:
     group_name="staging",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
-    deps=[f"raw_{table.removeprefix('raw_')}" for table, _, _ in ACTIVITY_DATES],
+    deps=[table for table, _ in ACTIVITY_DATES],
     description=(
         "The run's reporting period and thresholds, one row: the as-of date (HIU_AS_OF, or the latest "
-        "activity date in the extracts), the 12-month window it ends and the HIU thresholds in force."
+        "accepted activity date in the extracts), the 12-month window it ends and the HIU thresholds in force."
     ),
 )
 def reporting_period(settings: HiuSettings, warehouse: DuckDBResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
         as_of, source = settings.as_of_date, "HIU_AS_OF"
         if as_of is None:
-            sources = [(t, f"CAST({column_sql(c, d, c).typed} AS DATE)") for t, c, d in ACTIVITY_DATES]
-            as_of, source = latest_activity_date(conn, sources), "latest activity date in the extracts"
+            as_of, source = latest_activity_date(conn, ACTIVITY_DATES), "latest accepted activity date in the extracts"
         if as_of is None:
             raise ValueError("no as-of date: HIU_AS_OF is not set and the extracts hold no valid activity date")
         period, t = Period(as_of), settings.thresholds
@@ -67,7 +69,7 @@ def staging_asset(extract: Extract) -> dg.AssetsDefinition:
         group_name="staging",
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
-        deps=[f"raw_{extract.name}", PERIOD_TABLE, *[f"stg_{name}" for name in references]],
+        deps=[f"raw_{extract.name}", *[f"stg_{name}" for name in references]],
         description=(
             f"{extract.description} Rows of `raw_{extract.name}` that meet every rule of "
             f"`schemas.extracts.{extract.model.__name__}`, typed; the rest go to `quarantine_{extract.name}` "
@@ -76,8 +78,7 @@ def staging_asset(extract: Extract) -> dg.AssetsDefinition:
     )
     def _stg(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
         with warehouse.get_connection() as conn:
-            period, _ = read_period(conn)
-            counts = stage_extract(conn, extract, period.as_of)
+            counts = stage_extract(conn, extract, today=dt.date.today())
             metadata = table_metadata(conn, f"stg_{extract.name}")
         if counts.quarantined:
             context.log.warning(f"{extract.name}: {counts.quarantined:,} of {counts.read:,} rows quarantined")

@@ -38,10 +38,11 @@ def _checked_rows(raw_table: str, compiled: ExtractSql) -> str:
     return f"(SELECT *, {typed} FROM (SELECT _row_order, {raws} FROM {raw_table}))"
 
 
-def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, as_of: dt.date) -> StagingCounts:
+def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, today: dt.date) -> StagingCounts:
+    """`today`: the run date; rows dated after it are quarantined."""
     name = extract.name
     raw_table, stg_table, quarantine_table = f"raw_{name}", f"stg_{name}", f"quarantine_{name}"
-    compiled = compile_extract(extract, as_of)
+    compiled = compile_extract(extract, today)
     checked = _checked_rows(raw_table, compiled)
     reasons = ", ".join(f"CASE WHEN {pred} THEN {quote_literal(reason)} END" for pred, reason in compiled.rules)
     rejected = f"{name}__rejected"

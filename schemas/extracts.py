@@ -111,7 +111,8 @@ class GpMedications(pa.DataFrameModel):
 @dataclass(frozen=True)
 class RowRule:
     """A rule over a row that a column check cannot express, as a DuckDB predicate that is TRUE
-    when the row breaks it. Columns are referenced by name as typed values (see sql_rules)."""
+    when the row breaks it. Columns are referenced by name as typed values (see sql_rules);
+    `{today}` is the run date: nothing can have happened after it."""
 
     broken_when: str
     reason: str
@@ -145,6 +146,11 @@ def _person(extract: str = "population") -> Reference:
     return Reference("person_id", extract, "person_id")
 
 
+def _not_future(column: str) -> RowRule:
+    """Activity cannot be dated after the run: a typo like 2031 must not become the as-of date."""
+    return RowRule(f"CAST({column} AS DATE) > {{today}}", f"{column} is in the future")
+
+
 EXTRACTS: dict[str, Extract] = {
     e.name: e
     for e in [
@@ -166,7 +172,15 @@ EXTRACTS: dict[str, Extract] = {
             id_column="person_id",
             references=(Reference("practice_code", "practices", "practice_code"),),
             row_rules=(
-                RowRule("birth_year > year({as_of})", "birth_year after the as-of year"),
+                # The contract bounds birth_year by the as-of year. The as-of date is derived from
+                # accepted activity, after staging, so the bound here is the run date; and nobody
+                # is registered before birth, so everyone in the population on the as-of date was
+                # born by then (and no age is negative).
+                RowRule("birth_year > year({today})", "birth_year is in the future"),
+                RowRule(
+                    "registration_start < TRY_CAST(printf('%04d-%02d-01', birth_year, birth_month) AS DATE)",
+                    "registration_start before birth",
+                ),
                 RowRule("registration_end < registration_start", "registration_end before registration_start"),
                 # TRY_CAST, not make_date: a bad birth month must not fail the whole scan.
                 RowRule(
@@ -182,6 +196,7 @@ EXTRACTS: dict[str, Extract] = {
             required=True,
             id_column="appointment_id",
             references=(_person(),),
+            row_rules=(_not_future("appointment_date"),),
             description="GP appointments (GPAD).",
         ),
         Extract(
@@ -192,6 +207,7 @@ EXTRACTS: dict[str, Extract] = {
             references=(_person(),),
             row_rules=(
                 RowRule("departure_datetime < arrival_datetime", "departure_datetime before arrival_datetime"),
+                _not_future("arrival_datetime"),
             ),
             description="Emergency department attendances (ECDS).",
         ),
@@ -201,7 +217,11 @@ EXTRACTS: dict[str, Extract] = {
             required=True,
             id_column="spell_id",
             references=(_person(),),
-            row_rules=(RowRule("discharge_date < admission_date", "discharge_date before admission_date"),),
+            row_rules=(
+                RowRule("discharge_date < admission_date", "discharge_date before admission_date"),
+                _not_future("admission_date"),
+                _not_future("discharge_date"),
+            ),
             description="Hospital provider spells (SUS/HES APC).",
         ),
         Extract(
@@ -220,6 +240,7 @@ EXTRACTS: dict[str, Extract] = {
             row_rules=(
                 RowRule("event_end_date IS NULL AND event_type <> 'Service'", "only Service events may be open"),
                 RowRule("event_end_date < event_start_date", "event_end_date before event_start_date"),
+                _not_future("event_start_date"),
             ),
             description="Adult social care client level data (CLD).",
         ),
@@ -228,6 +249,7 @@ EXTRACTS: dict[str, Extract] = {
             GpCodedEvents,
             required=False,
             references=(_person(),),
+            row_rules=(_not_future("event_date"),),
             description="GP coded events (SNOMED CT) for the electronic frailty index.",
         ),
         Extract(
@@ -235,6 +257,7 @@ EXTRACTS: dict[str, Extract] = {
             GpMedications,
             required=False,
             references=(_person(),),
+            row_rules=(_not_future("issue_date"),),
             description="GP medicine issues (BNF) for the polypharmacy deficit.",
         ),
     ]

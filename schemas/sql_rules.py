@@ -107,7 +107,7 @@ def staging_columns(extract: Extract) -> list[ColumnSql]:
     ]
 
 
-def compile_extract(extract: Extract, as_of: dt.date) -> ExtractSql:
+def compile_extract(extract: Extract, today: dt.date) -> ExtractSql:
     schema = extract.model.to_schema()
     columns = staging_columns(extract)
     rules: list[tuple[str, str]] = []
@@ -119,9 +119,9 @@ def compile_extract(extract: Extract, as_of: dt.date) -> ExtractSql:
             rules.append((f"{raw} IS NOT NULL AND {quote_ident(name)} IS NULL", sql.type_error))
         for check in column.checks:
             rules.extend(check_sql(name, check.name, check.statistics))
-    as_of_sql = f"DATE '{as_of.isoformat()}'"
+    today_sql = f"DATE '{today.isoformat()}'"
     for rule in extract.row_rules:
-        rules.append((rule.broken_when.format(as_of=as_of_sql), rule.reason))
+        rules.append((rule.broken_when.format(today=today_sql), rule.reason))
     for ref in extract.references:
         rules.append(
             (

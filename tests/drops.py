@@ -114,8 +114,9 @@ def write_drop(folder: Path, **extracts: list[dict]) -> Path:
     return folder
 
 
-def stage_drop(conn: duckdb.DuckDBPyConnection, folder: Path, as_of: str = AS_OF) -> dict:
+def stage_drop(conn: duckdb.DuckDBPyConnection, folder: Path, today: dt.date | None = None) -> dict:
     """Load and check every extract as the staging assets do; returns the staging counts."""
+    today = today or dt.date.today()
     counts = {}
     for name, spec in EXTRACTS.items():
         files = find_extract_files(folder, name)
@@ -123,7 +124,7 @@ def stage_drop(conn: duckdb.DuckDBPyConnection, folder: Path, as_of: str = AS_OF
             load_raw(conn, name, spec.columns, files, f"raw_{name}")
         else:
             create_empty_raw(conn, spec.columns, f"raw_{name}")
-        counts[name] = stage_extract(conn, spec, dt.date.fromisoformat(as_of))
+        counts[name] = stage_extract(conn, spec, today)
     return counts
 
 
@@ -132,7 +133,7 @@ def person_rows(
 ) -> dict[str, dict]:
     """Every registered person's counts and flags, keyed by person_id, from a drop."""
     conn = duckdb.connect()
-    stage_drop(conn, folder, as_of)
+    stage_drop(conn, folder)
     period = Period(dt.date.fromisoformat(as_of))
     build_person_register(conn, period.as_of)
     supplied = social_care if social_care is not None else bool(find_extract_files(folder, "social_care_events"))

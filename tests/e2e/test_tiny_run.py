@@ -26,7 +26,8 @@ def drop(folder):
         folder,
         practices=PRACTICES,
         population=PEOPLE,
-        gp_appointments=[{"person_id": "north1"}] * 21 + [{"person_id": "nobody"}],
+        # The stranger's row is quarantined, so its later date must not become the as-of date.
+        gp_appointments=[{"person_id": "north1"}] * 21 + [{"person_id": "nobody", "appointment_date": "2026-06-30"}],
         ed_attendances=[{"person_id": "south1"}] * 5,
         admissions=[{"person_id": "south1"}] * 3,
     )

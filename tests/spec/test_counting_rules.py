@@ -148,7 +148,8 @@ def test_activity_at_a_practice_the_person_left_still_counts(tmp_path):
     [((1960, 3), 65), ((1960, 4), 64), ((1960, 12), 64), ((1960, 1), 65), ((2025, 3), 0)],
 )
 def test_age_is_whole_years_from_first_day_of_birth_month(tmp_path, birth, age):
-    person = {**ME, "birth_year": birth[0], "birth_month": birth[1]}
+    registered = f"{birth[0]:04d}-{birth[1]:02d}-20"  # nobody is registered before birth
+    person = {**ME, "birth_year": birth[0], "birth_month": birth[1], "registration_start": registered}
     assert counts(tmp_path, population=[person])["p1"]["age"] == age
 
 

@@ -119,7 +119,11 @@ def test_diagnoses_of_unknown_spells_are_quarantined(tmp_path):
     "extract, row, reason",
     [
         ("population", {"birth_year": "1889"}, "birth_year is below 1890"),
-        ("population", {"birth_year": "2026"}, "birth_year after the as-of year"),
+        ("population", {"birth_year": "2999", "registration_start": "2999-12-01"}, "birth_year is in the future"),
+        ("population", {"birth_year": "2001", "registration_start": "2000-01-01"}, "registration_start before birth"),
+        ("gp_appointments", {"appointment_date": "2999-01-01"}, "appointment_date is in the future"),
+        ("ed_attendances", {"arrival_datetime": "2999-01-01 10:00:00"}, "arrival_datetime is in the future"),
+        ("admissions", {"admission_date": "2999-01-01", "discharge_date": None}, "admission_date is in the future"),
         ("population", {"birth_month": "13"}, "birth_month is above 12"),
         ("population", {"birth_month": "6.0"}, "birth_month is not a whole number"),
         ("population", {"lsoa_code": "W01000001"}, "lsoa_code has the wrong format"),
