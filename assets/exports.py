@@ -16,18 +16,13 @@ import pyarrow.parquet as pq
 from dagster_duckdb import DuckDBResource
 
 from assets.staging import read_period
-from pipeline.exports import (
-    files_under,
-    publish,
-    remove_stale_run_folders,
-    run_folder,
-    sha256_of,
-    write_neighbourhood_files,
-    write_parquet_and_csv,
-)
+from pipeline.extract_files import ExtractFileError, unchanged_since
+from pipeline.exports import files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
+from pipeline.publish import publish, remove_abandoned_run_folders, run_folder
 from pipeline.resources import WAREHOUSE_POOL
 from pipeline.settings import HiuSettings
 from schemas.extracts import EXTRACTS
+from schemas.sql_rules import quote_literal
 from schemas.outputs import HiuCohort, ServiceConcentration, data_dictionary
 from pipeline.duck import row_count
 
@@ -50,7 +45,6 @@ def _run_dir(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, 
 )
 def neighbourhood_cohort_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
     run_dir = _run_dir(context, settings)
-    remove_stale_run_folders(settings.output_path, keep=context.run.run_id)
     with warehouse.get_connection() as conn:
         codes = [r[0] for r in conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
         cohort = conn.sql("SELECT * FROM hiu_cohort").pl()
@@ -131,7 +125,7 @@ def quarantine_files(context: dg.AssetExecutionContext, settings: HiuSettings, w
     with warehouse.get_connection() as conn:
         for name in EXTRACTS:
             path = folder / f"{name}.parquet"
-            conn.execute(f"COPY quarantine_{name} TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            conn.execute(f"COPY quarantine_{name} TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)")
             rows[name] = row_count(conn, f"quarantine_{name}")
     return dg.MaterializeResult(metadata={"rows_by_extract": dg.MetadataValue.json(rows), "dagster/row_count": sum(rows.values())})
 
@@ -163,11 +157,19 @@ def published_outputs(context: dg.AssetExecutionContext, settings: HiuSettings, 
     with warehouse.get_connection() as conn:
         period, period_row = read_period(conn)
         inventory = conn.sql("SELECT * FROM extract_inventory ORDER BY extract").pl().rows_by_key("extract", named=True, unique=True)
+        read = conn.execute(
+            "SELECT extract, path, rows, bytes, epoch_us(modified) FROM extract_files ORDER BY extract, path"
+        ).fetchall()
+        # The raw views read the files again at every pass: a file that changed since the raw step
+        # (a drop still being copied in) may have let rows past the checks. Publish nothing.
+        changed = [path for _, path, _, size, modified in read if not unchanged_since(Path(path), size, modified)]
+        if changed:
+            raise ExtractFileError(
+                "input files changed while the run was reading them; nothing was published: " + ", ".join(changed)
+            )
         inputs = [
             {"extract": extract, "path": path, "rows": rows, "bytes": size, "sha256": sha256_of(Path(path))}
-            for extract, path, rows, size in conn.execute(
-                "SELECT extract, path, rows, bytes FROM extract_files ORDER BY extract, path"
-            ).fetchall()
+            for extract, path, rows, size, _ in read
         ]
         staged = {
             name: conn.execute(
@@ -205,6 +207,7 @@ def published_outputs(context: dg.AssetExecutionContext, settings: HiuSettings, 
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     moved = publish(run_dir, settings.output_path)
+    remove_abandoned_run_folders(settings.output_path)
     context.log.info(f"published {len(moved)} files to {settings.output_path.resolve()}")
     return dg.MaterializeResult(
         metadata={

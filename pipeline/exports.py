@@ -1,32 +1,19 @@
-"""Writing output files whole or not at all.
-
-Every file of a run is written into a run folder beside the output folder
-(`<parent>/.<name>.run-<run_id>/`). Only when every export of the run has been written and checked
-does the last step move each file into place with `os.replace` (atomic on one filesystem) and write
-`manifest.json` last, so a failed or killed run leaves the previous run's files as they were.
-"""
+"""Writing the output files of a run into its run folder: Parquet and CSV with the same rows, CSV
+safe to open in Excel, one folder per neighbourhood. `pipeline.publish` moves them into place."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 from pathlib import Path
 
 import polars as pl
 
 from schemas.extracts import NEIGHBOURHOOD_CODE
 
-# Spreadsheet programs run cells starting with these as formulas (OWASP CSV injection); tab and
-# carriage return are on OWASP's list too.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheet programs run cells starting with =, +, - or @ as formulas (OWASP CSV injection); tab
+# and carriage return are on OWASP's list too.
 _FORMULA_PATTERN = r"^[=+\-@\t\r]"
-
-
-def run_folder(output_dir: Path, run_id: str) -> Path:
-    output_dir = output_dir.resolve()
-    return output_dir.parent / f".{output_dir.name}.run-{run_id}"
 
 
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
@@ -66,29 +53,6 @@ def sha256_of(path: Path) -> str:
 
 def files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
-
-
-def publish(run_dir: Path, output_dir: Path, last: str = "manifest.json") -> list[Path]:
-    """Move every file of the run folder into the output folder, `last` at the very end."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    files = files_under(run_dir)
-    files.sort(key=lambda p: p.name == last)
-    moved = []
-    for source in files:
-        target = output_dir / source.relative_to(run_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
-        moved.append(target)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return moved
-
-
-def remove_stale_run_folders(output_dir: Path, keep: str | None = None) -> None:
-    """Run folders left by killed runs never became outputs; clear them so they do not pile up."""
-    output_dir = output_dir.resolve()
-    for folder in output_dir.parent.glob(f".{output_dir.name}.run-*"):
-        if folder.name != f".{output_dir.name}.run-{keep}":
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_neighbourhood_files(

@@ -133,6 +133,15 @@ def _select_file(path: Path, columns: list[str], file_index: int) -> str:
     )
 
 
+def unchanged_since(path: Path, size: int, modified_us: int) -> bool:
+    """Whether a file still has the size and modification time recorded when it was read."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    return stat.st_size == size and int(stat.st_mtime * 1_000_000) == modified_us
+
+
 def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     """Drop a table or view of this name, whichever it is (DuckDB refuses the wrong kind)."""
     kinds = conn.execute(

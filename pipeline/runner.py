@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from pathlib import Path
+
 from pipeline.definitions import build_definitions
+from pipeline.locks import RunInProgress, exclusive
+from pipeline.publish import roll_back
 from pipeline.settings import HiuSettings
 
 
@@ -44,10 +48,15 @@ def materialize_all(settings: HiuSettings, log_level: str = "CRITICAL") -> RunOu
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    with instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-        return RunOutcome(result.run_id, result.success, _failure_messages(result))
+    try:
+        with exclusive(Path(f"{settings.warehouse}.lock"), settings.output_path / ".lock"):
+            roll_back(settings.output_path.resolve())  # a publish killed half way is undone first
+            with instance:
+                result = job.execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                )
+                return RunOutcome(result.run_id, result.success, _failure_messages(result))
+    except RunInProgress as error:
+        return RunOutcome("not started", False, [str(error)])

@@ -66,9 +66,9 @@ def test_run_writes_every_output_for_each_neighbourhood(tmp_path):
     assert "social_care_events" in manifest["not_supplied"]
     listed = {entry["path"] for entry in manifest["outputs"]}
     on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
-    assert listed == on_disk
+    assert listed == {f for f in on_disk if not f.startswith(".")}  # .lock is housekeeping
     assert all(len(entry["sha256"]) == 64 for entry in manifest["inputs"] + manifest["outputs"])
-    assert not list(tmp_path.glob(".out.run-*"))
+    assert not list(out.glob(".run-*")) and not (out / ".previous").exists()
 
 
 def test_failed_run_leaves_previous_outputs_exactly_as_they_were(tmp_path):
@@ -101,7 +101,7 @@ def test_hiu_command_exits_non_zero_and_names_the_missing_extract(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert "required extract practices not found" in result.stderr
-    assert not (tmp_path / "out").exists()
+    assert not [p for p in (tmp_path / "out").rglob("*") if not p.name.startswith(".")]  # nothing but the lock
 
 
 def test_hiu_command_prints_where_the_cohort_files_are(tmp_path):
@@ -112,3 +112,28 @@ def test_hiu_command_prints_where_the_cohort_files_are(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{tmp_path / 'out' / 'neighbourhoods'}" in result.stdout
     assert json.loads((tmp_path / "out/manifest.json").read_text())["as_of"] == "2025-03-31"
+
+
+def test_rerun_after_a_practice_moves_leaves_no_list_in_the_old_neighbourhood(tmp_path):
+    extracts = drop(tmp_path / "drop")
+    settings = settings_for(tmp_path, extracts)
+    assert materialize_all(settings).ok
+    assert (tmp_path / "out/neighbourhoods/south/hiu_cohort.csv").exists()
+    moved = [{}, {**PRACTICES[1], "neighbourhood_code": "north", "neighbourhood_name": "North INT"}]
+    write_drop(extracts, practices=moved, population=PEOPLE, ed_attendances=[{"person_id": "south1"}] * 5)
+    assert materialize_all(settings).ok
+    assert not (tmp_path / "out/neighbourhoods/south").exists()
+    north = pl.read_parquet(tmp_path / "out/neighbourhoods/north/hiu_cohort.parquet")
+    assert north["person_id"].to_list() == ["south1"]
+    manifest = json.loads((tmp_path / "out/manifest.json").read_text())
+    assert not [o for o in manifest["outputs"] if "south" in o["path"]]
+
+
+def test_a_second_run_on_the_same_warehouse_is_refused_while_one_runs(tmp_path):
+    from pipeline.locks import exclusive
+
+    settings = settings_for(tmp_path, drop(tmp_path / "drop"))
+    with exclusive(tmp_path / "w.duckdb.lock"):
+        outcome = materialize_all(settings)
+    assert not outcome.ok and "another run holds" in outcome.failures[0]
+    assert not (tmp_path / "out" / "manifest.json").exists()

@@ -1,9 +1,9 @@
-"""Contract section 4: files safe to open in Excel, folder names that cannot escape, atomic publish."""
+"""Contract section 4: files safe to open in Excel, folder names that cannot escape."""
 
 import polars as pl
 import pytest
 
-from pipeline.exports import neighbourhood_folder, neutralise_formulas, publish, write_parquet_and_csv
+from pipeline.exports import neighbourhood_folder, neutralise_formulas, write_parquet_and_csv
 
 
 def test_formula_cells_are_neutralised_in_csv_but_kept_in_parquet(tmp_path):
@@ -28,18 +28,3 @@ def test_numbers_are_not_touched_by_neutralising():
 def test_unsafe_neighbourhood_codes_never_become_folders(tmp_path, code):
     with pytest.raises(ValueError):
         neighbourhood_folder(tmp_path, code)
-
-
-def test_publish_moves_every_file_and_replaces_old_ones(tmp_path):
-    run_dir, output = tmp_path / ".out.run-1", tmp_path / "out"
-    (output / "metrics").mkdir(parents=True)
-    (output / "metrics" / "a.csv").write_text("old")
-    (output / "keep.txt").write_text("untouched")
-    (run_dir / "metrics").mkdir(parents=True)
-    (run_dir / "metrics" / "a.csv").write_text("new")
-    (run_dir / "manifest.json").write_text("{}")
-    moved = publish(run_dir, output)
-    assert (output / "metrics" / "a.csv").read_text() == "new"
-    assert (output / "keep.txt").read_text() == "untouched"
-    assert moved[-1].name == "manifest.json"  # the manifest is written last
-    assert not run_dir.exists()
