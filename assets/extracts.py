@@ -16,6 +16,8 @@ from schemas.extracts import EXTRACTS, Extract
 from pipeline.duck import scalar
 
 INVENTORY_TABLE = "extract_inventory"
+# Without practices or people there is nothing to count: fail loudly rather than publish empty lists.
+MUST_HOLD_ROWS = ("practices", "population")
 FILES_TABLE = "extract_files"
 
 
@@ -66,7 +68,7 @@ def raw_asset(extract: Extract) -> dg.AssetsDefinition:
         files = find_extract_files(settings.extracts_path, extract.name)
         table = f"raw_{extract.name}"
         with warehouse.get_connection() as conn:
-            if files:
+            if files is not None:
                 load = load_raw(conn, extract.name, extract.columns, files, table)
             elif extract.required:
                 raise ExtractFileError(
@@ -76,6 +78,8 @@ def raw_asset(extract: Extract) -> dg.AssetsDefinition:
             else:
                 context.log.warning(f"optional extract {extract.name} not supplied: what needs it will be null")
                 load = create_empty_raw(conn, extract.columns, table)
+            if extract.name in MUST_HOLD_ROWS and load.rows == 0:
+                raise ExtractFileError(f"extract {extract.name} in {settings.extracts_path} holds no rows: nothing to count")
             record_inventory(conn, load)
             metadata = table_metadata(conn, table)
         return dg.MaterializeResult(

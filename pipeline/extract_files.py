@@ -35,25 +35,22 @@ class ExtractFileError(Exception):
 @dataclass(frozen=True)
 class RawLoad:
     extract: str
+    present: bool  # supplied, as a file or a folder (an empty folder is an extract with no rows)
     files: list[Path]
     rows: int
     columns: list[str]
     rows_by_file: dict[Path, int]
 
-    @property
-    def present(self) -> bool:
-        return bool(self.files)
 
-
-def find_extract_files(extracts_dir: Path, name: str) -> list[Path]:
-    """The files of one extract in name order; [] when the extract is absent."""
+def find_extract_files(extracts_dir: Path, name: str) -> list[Path] | None:
+    """The files of one extract in name order; None when the extract is absent."""
     candidates = [extracts_dir / f"{name}{suffix}" for suffix in SUFFIXES] + [extracts_dir / name]
     found = [p for p in candidates if p.exists()]
     if len(found) > 1:
         names = ", ".join(str(p) for p in found)
         raise ExtractFileError(f"extract {name}: more than one source ({names}); keep one")
     if not found:
-        return []
+        return None
     source = found[0]
     if source.is_file():
         return [source]
@@ -64,9 +61,7 @@ def find_extract_files(extracts_dir: Path, name: str) -> list[Path]:
         if not path.is_file() or path.suffix.lower() not in SUFFIXES:
             raise ExtractFileError(f"{path}: not a .csv or .parquet file (extract {name})")
         files.append(path)
-    if not files:
-        raise ExtractFileError(f"{source}: folder holds no .csv or .parquet files (extract {name})")
-    return files
+    return files  # possibly none: "any number of files"
 
 
 def csv_header(path: Path) -> list[str]:
@@ -162,9 +157,14 @@ def load_raw(
 ) -> RawLoad:
     """(Re)create view `table` over every row of `files` as text, plus the source columns."""
     files = [path.resolve() for path in files]  # the view must work from any working directory
+    if not files:
+        return create_empty_raw(conn, required_columns, table, present=True)
     columns_by_file = {}
     for path in files:
         columns = file_columns(conn, path)
+        reserved = [c for c in columns if c in SOURCE_COLUMNS]
+        if reserved:
+            raise ExtractFileError(f"{path}: column name(s) {', '.join(reserved)} are reserved for the pipeline")
         missing = [c for c in required_columns if c not in columns]
         if missing:
             raise ExtractFileError(f"{path}: required column(s) missing for extract {extract}: {', '.join(missing)}")
@@ -190,15 +190,16 @@ def load_raw(
         selects.append(f"SELECT {ordered}, _source_file, _source_row, _row_order FROM (SELECT *{padding} FROM ({select}))")
     drop_relation(conn, table)
     conn.execute(f"CREATE VIEW {table} AS " + " UNION ALL ".join(selects))
-    return RawLoad(extract, files, sum(rows_by_file.values()), all_columns, rows_by_file)
+    return RawLoad(extract, True, files, sum(rows_by_file.values()), all_columns, rows_by_file)
 
 
-def create_empty_raw(conn: duckdb.DuckDBPyConnection, columns: list[str], table: str) -> RawLoad:
-    """An absent optional extract: an empty raw view, so that everything downstream still runs."""
+def create_empty_raw(conn: duckdb.DuckDBPyConnection, columns: list[str], table: str, present: bool = False) -> RawLoad:
+    """An empty raw view (an absent optional extract, or an empty folder), so that everything
+    downstream still runs."""
     nulls = ", ".join(f"NULL::VARCHAR AS {quote_ident(c)}" for c in columns)
     drop_relation(conn, table)
     conn.execute(
         f"CREATE VIEW {table} AS SELECT {nulls}, NULL::VARCHAR AS _source_file, NULL::BIGINT AS _source_row, "
         "NULL::BIGINT AS _row_order WHERE false"
     )
-    return RawLoad(table.removeprefix("raw_"), [], 0, list(columns), {})
+    return RawLoad(table.removeprefix("raw_"), present, [], 0, list(columns), {})

@@ -120,7 +120,7 @@ def stage_drop(conn: duckdb.DuckDBPyConnection, folder: Path, today: dt.date | N
     counts = {}
     for name, spec in EXTRACTS.items():
         files = find_extract_files(folder, name)
-        if files:
+        if files is not None:
             load_raw(conn, name, spec.columns, files, f"raw_{name}")
         else:
             create_empty_raw(conn, spec.columns, f"raw_{name}")
@@ -136,7 +136,7 @@ def person_rows(
     stage_drop(conn, folder)
     period = Period(dt.date.fromisoformat(as_of))
     build_person_register(conn, period.as_of)
-    supplied = social_care if social_care is not None else bool(find_extract_files(folder, "social_care_events"))
+    supplied = social_care if social_care is not None else find_extract_files(folder, "social_care_events") is not None
     build_person_activity(conn, period, social_care_supplied=supplied)
     build_person_intensity(conn, thresholds)
     build_hiu_cohort(conn)

@@ -137,3 +137,10 @@ def test_a_second_run_on_the_same_warehouse_is_refused_while_one_runs(tmp_path):
         outcome = materialize_all(settings)
     assert not outcome.ok and "another run holds" in outcome.failures[0]
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_a_population_with_no_rows_fails_loudly(tmp_path):
+    extracts = write_drop(tmp_path / "drop", practices=PRACTICES)  # population: header only
+    outcome = materialize_all(settings_for(tmp_path, extracts))
+    assert not outcome.ok
+    assert any("extract population" in f and "holds no rows" in f for f in outcome.failures)

@@ -267,3 +267,35 @@ def test_two_sources_for_one_extract_are_refused(tmp_path):
     (tmp_path / "admissions.parquet").write_text("a\n")
     with pytest.raises(ExtractFileError, match="more than one source"):
         find_extract_files(tmp_path, "admissions")
+
+
+def test_an_empty_extract_folder_is_an_extract_with_no_rows(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "ed_attendances.csv").unlink()
+    (tmp_path / "ed_attendances").mkdir()
+    assert find_extract_files(tmp_path, "ed_attendances") == []
+    assert find_extract_files(tmp_path, "social_care_events") is None  # absent, not empty
+    conn = duckdb.connect()
+    assert stage_drop(conn, tmp_path)["ed_attendances"].read == 0
+
+
+@pytest.mark.parametrize("column", ["_row_order", "_source_file", "_source_row"])
+def test_columns_named_like_the_pipelines_own_are_refused(tmp_path, column):
+    write_drop(tmp_path, population=[ME])
+    path = tmp_path / "gp_appointments.csv"
+    path.write_text(path.read_text().replace("practice_code\n", f"practice_code,{column}\n", 1))
+    assert f"{column} are reserved" in stage_expecting_error(tmp_path)
+
+
+def test_rows_keep_file_order_in_a_file_read_by_several_threads(tmp_path):
+    """Repeated ids keep the first row in file order, even when DuckDB splits a big file."""
+    write_drop(tmp_path, population=[ME])
+    columns = EXTRACTS["gp_appointments"].columns
+    rows = [{"appointment_id": "dup", "person_id": "p1", "appointment_date": "2025-01-01"}]
+    rows += [{"appointment_id": f"a{i}", "person_id": "p1"} for i in range(300_000)]
+    rows += [{"appointment_id": "dup", "person_id": "p1", "appointment_date": "2025-02-02"}]
+    write_csv(tmp_path / "gp_appointments.csv", columns, complete_rows("gp_appointments", rows))
+    conn = duckdb.connect(config={"threads": 4})
+    stage_drop(conn, tmp_path)
+    assert conn.execute("SELECT appointment_date::VARCHAR FROM stg_gp_appointments WHERE appointment_id = 'dup'").fetchall() == [("2025-01-01",)]
+    assert quarantine(conn, "gp_appointments") == [(300_002, "repeated appointment_id")]
