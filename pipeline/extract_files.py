@@ -84,21 +84,41 @@ def csv_header(path: Path) -> list[str]:
     return header
 
 
-def parquet_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+def parquet_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """Column name -> Parquet (DuckDB) type."""
     try:
         rows = conn.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
     except duckdb.Error as error:
         raise ExtractFileError(f"{path}: cannot be read as Parquet ({_first_line(error)})") from None
-    return [row[0] for row in rows]
+    return {row[0]: row[1] for row in rows}
+
+
+# Timestamps with a time zone are read as clock time in England, where the records are made.
+LOCAL_TIME_ZONE = "Europe/London"
+
+
+def parquet_as_text(column: str, parquet_type: str, expected_type: str | None) -> str:
+    """A Parquet value as the text its CSV cell would hold. Parquet written by common tools stores
+    dates as midnight timestamps, times with a zone, and whole numbers with gaps as floats; read by
+    their real type these are valid, where a plain cast to text would break the contract's formats."""
+    value = quote_ident(column)
+    if parquet_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        value = f"timezone('{LOCAL_TIME_ZONE}', {value})"
+    if expected_type == "DATE" and parquet_type.startswith("TIMESTAMP"):
+        return f"CASE WHEN CAST({value} AS TIME) = TIME '00:00:00' THEN strftime({value}, '%Y-%m-%d') ELSE CAST({value} AS VARCHAR) END"
+    if expected_type == "BIGINT" and (parquet_type in ("FLOAT", "DOUBLE") or parquet_type.startswith("DECIMAL")):
+        return f"CASE WHEN {value} = trunc({value}) THEN CAST(CAST({value} AS BIGINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END"
+    return f"CAST({value} AS VARCHAR)"
 
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
 
 
-def file_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+def file_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """Column name -> type as stored (always VARCHAR for CSV)."""
     if path.suffix.lower() == ".csv":
-        return csv_header(path)
+        return {name: "VARCHAR" for name in csv_header(path)}
     return parquet_columns(conn, path)
 
 
@@ -107,9 +127,9 @@ def file_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
 FILE_ORDER_STRIDE = 10**12
 
 
-def _select_file(path: Path, columns: list[str], file_index: int) -> str:
+def _select_file(path: Path, columns: dict[str, str], file_index: int, expected: dict[str, str]) -> str:
     """A SELECT of one file's rows as text, with its source file, 1-based row number and order."""
-    texts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns)
+    texts = ", ".join(f"{parquet_as_text(c, t, expected.get(c))} AS {quote_ident(c)}" for c, t in columns.items())
     if path.suffix.lower() == ".csv":
         spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
         source = (
@@ -154,8 +174,10 @@ def load_raw(
     required_columns: list[str],
     files: list[Path],
     table: str,
+    expected_types: dict[str, str] | None = None,
 ) -> RawLoad:
-    """(Re)create view `table` over every row of `files` as text, plus the source columns."""
+    """(Re)create view `table` over every row of `files` as text, plus the source columns.
+    `expected_types` (column -> DATE, TIMESTAMP, BIGINT or VARCHAR) guides reading typed Parquet."""
     files = [path.resolve() for path in files]  # the view must work from any working directory
     if not files:
         return create_empty_raw(conn, required_columns, table, present=True)
@@ -175,7 +197,7 @@ def load_raw(
 
     selects, rows_by_file = [], {}
     for file_index, (path, columns) in enumerate(columns_by_file.items()):
-        select = _select_file(path, columns, file_index)
+        select = _select_file(path, columns, file_index, expected_types or {})
         # One full read of every CSV column, so that encoding errors and broken rows surface here,
         # naming the file; Parquet files carry their row count and were opened whole above.
         touch_all = "".join(f", max(length({quote_ident(c)}))" for c in columns) if path.suffix.lower() == ".csv" else ""

@@ -107,6 +107,11 @@ def staging_columns(extract: Extract) -> list[ColumnSql]:
     ]
 
 
+def staging_types(extract: Extract) -> dict[str, str]:
+    """Column -> DuckDB type of `stg_<extract>`."""
+    return {c.name: c.sql_type for c in staging_columns(extract)}
+
+
 def compile_extract(extract: Extract, today: dt.date) -> ExtractSql:
     schema = extract.model.to_schema()
     columns = staging_columns(extract)

@@ -20,6 +20,7 @@ from cohorts.register import build_person_register
 from pipeline.extract_files import create_empty_raw, find_extract_files, load_raw
 from pipeline.staging import stage_extract
 from schemas.extracts import EXTRACTS
+from schemas.sql_rules import staging_types
 
 AS_OF = "2025-03-31"
 
@@ -121,7 +122,7 @@ def stage_drop(conn: duckdb.DuckDBPyConnection, folder: Path, today: dt.date | N
     for name, spec in EXTRACTS.items():
         files = find_extract_files(folder, name)
         if files is not None:
-            load_raw(conn, name, spec.columns, files, f"raw_{name}")
+            load_raw(conn, name, spec.columns, files, f"raw_{name}", staging_types(spec))
         else:
             create_empty_raw(conn, spec.columns, f"raw_{name}")
         counts[name] = stage_extract(conn, spec, today)

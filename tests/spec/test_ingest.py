@@ -299,3 +299,43 @@ def test_rows_keep_file_order_in_a_file_read_by_several_threads(tmp_path):
     stage_drop(conn, tmp_path)
     assert conn.execute("SELECT appointment_date::VARCHAR FROM stg_gp_appointments WHERE appointment_id = 'dup'").fetchall() == [("2025-01-01",)]
     assert quarantine(conn, "gp_appointments") == [(300_002, "repeated appointment_id")]
+
+
+def test_parquet_with_everyday_types_is_read_by_its_real_type(tmp_path):
+    """As pandas writes it: dates as midnight timestamps, zoned timestamps, integers with gaps as floats."""
+    import datetime as dt
+
+    write_drop(tmp_path, practices=[{}])
+    (tmp_path / "population.csv").unlink()
+    population = pl.DataFrame(complete_rows("population", [{"person_id": "p1"}, {"person_id": "p2"}])).with_columns(
+        pl.col("registration_start").str.to_datetime("%Y-%m-%d"),
+        pl.Series("imd_decile", [5.0, None]),
+        pl.col("birth_year").cast(pl.Float64),
+    )
+    population.write_parquet(tmp_path / "population.parquet")
+    (tmp_path / "ed_attendances.csv").unlink()
+    arrival = dt.datetime(2025, 7, 1, 9, 0, tzinfo=dt.timezone.utc)
+    ed = pl.DataFrame(complete_rows("ed_attendances", [{"person_id": "p1"}])).with_columns(
+        pl.lit(arrival).alias("arrival_datetime")
+    )
+    ed.write_parquet(tmp_path / "ed_attendances.parquet")
+    conn = duckdb.connect()
+    counts = stage_drop(conn, tmp_path)
+    assert counts["population"].accepted == 2 and counts["ed_attendances"].accepted == 1
+    assert conn.execute("SELECT imd_decile FROM stg_population ORDER BY person_id").fetchall() == [(5,), (None,)]
+    # 09:00 UTC in July is 10:00 in England
+    assert conn.execute("SELECT arrival_datetime::VARCHAR FROM stg_ed_attendances").fetchall() == [("2025-07-01 10:00:00",)]
+
+
+def test_parquet_timestamp_with_a_time_is_not_a_date(tmp_path):
+    import datetime as dt
+
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "gp_appointments.csv").unlink()
+    gp = pl.DataFrame(complete_rows("gp_appointments", [{"person_id": "p1"}])).with_columns(
+        pl.lit(dt.datetime(2025, 1, 15, 9, 30)).alias("appointment_date")
+    )
+    gp.write_parquet(tmp_path / "gp_appointments.parquet")
+    conn = duckdb.connect()
+    stage_drop(conn, tmp_path)
+    assert quarantine(conn, "gp_appointments") == [(1, "appointment_date is not a valid YYYY-MM-DD date")]
