@@ -64,6 +64,21 @@ def expected_people(drop: Path, as_of: dt.date, gp: int = 20, ed: int = 5, admis
         .group_by("person_id")
         .len("emergency_admissions_12m")
     )
+    social_care = read_extract(drop, "social_care_events").with_columns(
+        _date("event_start_date").alias("start"), _date("event_end_date").alias("end")
+    )
+    involved = social_care.filter(
+        ((pl.col("event_type") == "Request") & pl.col("start").is_between(start, as_of))
+        | (
+            (pl.col("event_type") == "Service")
+            & (pl.col("start") <= as_of)
+            & (pl.col("end").is_null() | (pl.col("end") >= start))
+        )
+    ).select("person_id").unique().with_columns(pl.lit(True).alias("social_care_involved"))
+
+    def said(flag: str, label: str, column: str, threshold: int) -> pl.Expr:
+        return pl.when(pl.col(flag)).then(pl.format(f"{label} {{}} ({threshold}+)", pl.col(column)))
+
     people = (
         registered.join(practices, on="practice_code", how="inner")
         .join(gp_counts, on="person_id", how="left")
@@ -79,9 +94,22 @@ def expected_people(drop: Path, as_of: dt.date, gp: int = 20, ed: int = 5, admis
             pl.sum_horizontal(pl.col("hiu_gp", "hiu_ed", "hiu_admissions").cast(pl.Int64)).alias("high_intensity_services")
         )
         .with_columns((pl.col("high_intensity_services") >= 2).alias("himsu"))
+        .join(involved, on="person_id", how="left")
+        .with_columns(
+            pl.col("social_care_involved").fill_null(False),
+            pl.concat_str(
+                [
+                    said("hiu_gp", "GP", "gp_appointments_12m", gp),
+                    said("hiu_ed", "ED", "ed_attendances_12m", ed),
+                    said("hiu_admissions", "emergency admissions", "emergency_admissions_12m", admissions),
+                ],
+                separator=", ",
+                ignore_nulls=True,
+            ).alias("reason"),
+        )
     )
     return people.select(
-        "person_id", "neighbourhood_code", "practice_code", "age", "sex",
+        "person_id", "neighbourhood_code", "pcn_code", "practice_code", "age", "sex",
         "gp_appointments_12m", "ed_attendances_12m", "emergency_admissions_12m",
-        "hiu_gp", "hiu_ed", "hiu_admissions", "high_intensity_services", "himsu",
+        "hiu_gp", "hiu_ed", "hiu_admissions", "high_intensity_services", "himsu", "social_care_involved", "reason",
     )
