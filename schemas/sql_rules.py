@@ -107,6 +107,15 @@ def staging_columns(extract: Extract) -> list[ColumnSql]:
     ]
 
 
+def rows_breaking_rules_sql(extract: Extract, table: str, today: dt.date) -> str:
+    """Count the rows of a typed table that break any rule of the extract: the same compiled rules,
+    with each typed value standing in for its raw text."""
+    compiled = compile_extract(extract, today)
+    as_raw = ", ".join(f"CAST({quote_ident(c.name)} AS VARCHAR) AS {raw_column(c.name)}" for c in compiled.columns)
+    broken = " OR ".join(f"coalesce({predicate}, false)" for predicate, _ in compiled.rules)
+    return f"SELECT count(*) FROM (SELECT *, {as_raw} FROM {table}) WHERE {broken}"
+
+
 def staging_types(extract: Extract) -> dict[str, str]:
     """Column -> DuckDB type of `stg_<extract>`."""
     return {c.name: c.sql_type for c in staging_columns(extract)}

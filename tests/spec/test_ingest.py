@@ -339,3 +339,18 @@ def test_parquet_timestamp_with_a_time_is_not_a_date(tmp_path):
     conn = duckdb.connect()
     stage_drop(conn, tmp_path)
     assert quarantine(conn, "gp_appointments") == [(1, "appointment_date is not a valid YYYY-MM-DD date")]
+
+
+def test_the_whole_table_rule_check_finds_a_bad_row_in_staging(tmp_path):
+    """The blocking schema check re-applies every rule to the staged table: it passes on what
+    staging accepted and fails on a row slipped in afterwards."""
+    import datetime as dt
+
+    from schemas.sql_rules import rows_breaking_rules_sql
+
+    conn, _ = staged(tmp_path, population=[ME], gp_appointments=[{"person_id": "p1"}] * 3)
+    check = rows_breaking_rules_sql(EXTRACTS["gp_appointments"], "stg_gp_appointments", dt.date.today())
+    assert conn.execute(check).fetchall() == [(0,)]
+    conn.execute("INSERT INTO stg_gp_appointments SELECT 'x', 'stranger', DATE '2025-01-01', 'Attended', 'Telephone', 'GP', 'P001'")
+    conn.execute("INSERT INTO stg_gp_appointments SELECT 'y', 'p1', DATE '2025-01-01', 'attended', 'Telephone', 'GP', 'P001'")
+    assert conn.execute(check).fetchall() == [(2,)]
