@@ -14,7 +14,7 @@ from schemas.outputs import ServiceConcentration
     group_name="metrics",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
-    deps=["person_intensity"],
+    deps=["person_intensity", "stg_practices"],
     description=(
         "Per neighbourhood (and ALL) and service: population, high intensity users and their share of "
         "activity, HIMSU and their activity, means per person."

@@ -22,13 +22,18 @@ SERVICES = [
 def build_service_concentration(
     conn: duckdb.DuckDBPyConnection,
     intensity: str = "person_intensity",
+    practices: str = "stg_practices",
     table: str = "service_concentration",
 ) -> int:
+    """Every neighbourhood of `practices` gets its rows, even one with nobody registered (zeros)."""
     per_service = " UNION ALL ".join(
         f"""
-        SELECT neighbourhood_code, neighbourhood_name, '{service}' AS service, himsu,
+        SELECT person_id, neighbourhood_code, neighbourhood_name, '{service}' AS service, himsu,
                high_intensity_services >= 1 AS any_hiu, {activity} AS activity, {flag} AS hiu
         FROM {intensity}
+        UNION ALL
+        SELECT DISTINCT NULL, neighbourhood_code, neighbourhood_name, '{service}', NULL, NULL, NULL, NULL
+        FROM {practices}
         """
         for service, activity, flag in SERVICES
     )
@@ -40,7 +45,7 @@ def build_service_concentration(
             SELECT coalesce(neighbourhood_code, '{ALL}') AS neighbourhood_code,
                    any_value(neighbourhood_name) AS neighbourhood_name_raw,
                    service,
-                   count(*) AS population,
+                   count(person_id) AS population,
                    count(*) FILTER (WHERE hiu) AS hiu_people,
                    coalesce(sum(activity), 0) AS activity_total,
                    coalesce(sum(activity) FILTER (WHERE hiu), 0) AS activity_hiu,

@@ -22,10 +22,21 @@ PEOPLE = pl.DataFrame(
 )
 
 
+PRACTICES = pl.DataFrame(
+    {
+        "practice_code": ["P1", "P2", "P3"],
+        "neighbourhood_code": ["north", "south", "east"],
+        "neighbourhood_name": ["North", "South", "East"],
+    }
+)
+
+
 def concentration() -> dict:
     conn = duckdb.connect()
     conn.register("people", PEOPLE)
+    conn.register("practices", PRACTICES)
     conn.execute("CREATE TABLE person_intensity AS SELECT * FROM people")
+    conn.execute("CREATE TABLE stg_practices AS SELECT * FROM practices")
     build_service_concentration(conn)
     rows = conn.sql("SELECT * FROM service_concentration").pl()
     return {(r["neighbourhood_code"], r["service"]): r for r in rows.iter_rows(named=True)}
@@ -53,3 +64,9 @@ def test_all_row_sums_the_neighbourhoods_and_himsu_is_the_same_on_every_service(
 def test_no_himsu_means_no_himsu_mean():
     assert concentration()[("south", "gp")]["mean_per_person_himsu"] is None
     assert concentration()[("south", "gp")]["activity_hiu_pct"] is None  # no GP activity at all: not 0%
+
+
+def test_a_neighbourhood_with_nobody_registered_still_has_its_rows():
+    east = concentration()[("east", "gp")]
+    assert (east["population"], east["hiu_people"], east["activity_total"], east["himsu_people"]) == (0, 0, 0, 0)
+    assert east["hiu_people_pct"] is None and east["neighbourhood_name"] == "East"
