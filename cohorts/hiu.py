@@ -38,17 +38,19 @@ def build_person_intensity(
                    ed_attendances_12m >= {t.ed} AS hiu_ed,
                    emergency_admissions_12m >= {t.admissions} AS hiu_admissions
             FROM {activity}
+        ), counted AS (
+            SELECT *, (hiu_gp::BIGINT + hiu_ed::BIGINT + hiu_admissions::BIGINT) AS high_intensity_services
+            FROM flagged
         )
         SELECT *,
-               (hiu_gp::BIGINT + hiu_ed::BIGINT + hiu_admissions::BIGINT) AS high_intensity_services,
-               (hiu_gp::INTEGER + hiu_ed::INTEGER + hiu_admissions::INTEGER) >= 2 AS himsu,
+               high_intensity_services >= 2 AS himsu,
                concat_ws(', ',
                    CASE WHEN hiu_gp THEN 'GP ' || gp_appointments_12m || ' ({t.gp}+)' END,
                    CASE WHEN hiu_ed THEN 'ED ' || ed_attendances_12m || ' ({t.ed}+)' END,
                    CASE WHEN hiu_admissions
                         THEN 'emergency admissions ' || emergency_admissions_12m || ' ({t.admissions}+)' END
                ) AS reason
-        FROM flagged
+        FROM counted
         """
     )
     return row_count(conn, table)

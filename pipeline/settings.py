@@ -10,21 +10,21 @@ from pathlib import Path
 from typing import Optional
 
 import dagster as dg
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from cohorts.hiu import Thresholds
 
-# setting name -> (environment variable, default); None means "derived from the data".
+# setting -> environment variable; the defaults are the fields' own (None: derived from the data).
 ENVIRONMENT = {
-    "extracts_dir": ("HIU_EXTRACTS_DIR", "data/sample"),
-    "output_dir": ("HIU_OUTPUT_DIR", "outputs"),
-    "warehouse": ("HIU_WAREHOUSE", "data/warehouse.duckdb"),
-    "as_of": ("HIU_AS_OF", None),
-    "gp_threshold": ("HIU_GP_THRESHOLD", "20"),
-    "ed_threshold": ("HIU_ED_THRESHOLD", "5"),
-    "admissions_threshold": ("HIU_ADMISSIONS_THRESHOLD", "3"),
-    "rising_risk_share": ("HIU_RISING_RISK_SHARE", "0.02"),
-    "baseline_start": ("HIU_BASELINE_START", None),
+    "extracts_dir": "HIU_EXTRACTS_DIR",
+    "output_dir": "HIU_OUTPUT_DIR",
+    "warehouse": "HIU_WAREHOUSE",
+    "as_of": "HIU_AS_OF",
+    "gp_threshold": "HIU_GP_THRESHOLD",
+    "ed_threshold": "HIU_ED_THRESHOLD",
+    "admissions_threshold": "HIU_ADMISSIONS_THRESHOLD",
+    "rising_risk_share": "HIU_RISING_RISK_SHARE",
+    "baseline_start": "HIU_BASELINE_START",
 }
 
 
@@ -55,12 +55,6 @@ class HiuSettings(dg.ConfigurableResource):
     def _dates(cls, value: Optional[str], info) -> Optional[str]:
         return _parse_date(info.field_name, value)
 
-    @field_validator("gp_threshold", "ed_threshold", "admissions_threshold")
-    @classmethod
-    def _positive(cls, value: int, info) -> int:
-        if value < 1:
-            raise ValueError(f"{info.field_name} must be 1 or more, not {value}")
-        return value
 
     @field_validator("rising_risk_share")
     @classmethod
@@ -71,15 +65,16 @@ class HiuSettings(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "HiuSettings":
-        values = {}
-        for name, (variable, default) in ENVIRONMENT.items():
-            value = environ.get(variable) or default
-            if value is not None:
-                values[name] = value
+        values = {name: environ[variable] for name, variable in ENVIRONMENT.items() if environ.get(variable)}
         try:
             return cls(**values)
         except Exception as error:  # pydantic's message names the field; add the variable
             raise ValueError(f"invalid HIU_* setting: {error}") from None
+
+    @model_validator(mode="after")
+    def _valid_thresholds(self) -> "HiuSettings":
+        self.thresholds  # Thresholds itself says what is wrong with them
+        return self
 
     @property
     def thresholds(self) -> Thresholds:

@@ -99,7 +99,3 @@ def _plain_type(dtype: pl.DataType) -> str:
         return "date (YYYY-MM-DD)"
     return "text"
 
-
-def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
-    return {name: column.dtype.type for name, column in model.to_schema().columns.items()}
-
