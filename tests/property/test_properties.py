@@ -101,11 +101,28 @@ corruption = st.lists(
     st.tuples(st.sampled_from(sorted(BASE)), st.integers(0, 11), st.integers(0, 9), nasty), max_size=15
 )
 repeats = st.lists(st.tuples(st.sampled_from(sorted(BASE)), st.integers(0, 11)), max_size=5)
+# How each extract is laid out: one CSV, one Parquet, or a folder of two files (CSV and Parquet).
+layouts = st.fixed_dictionaries({name: st.sampled_from(["csv", "parquet", "folder"]) for name in sorted(BASE)})
+
+
+def relayout(drop: Path, name: str, layout: str) -> None:
+    """Rewrite one extract's CSV as Parquet (all text) or as a folder of a CSV and a Parquet part."""
+    source = drop / f"{name}.csv"
+    frame = pl.read_csv(source, infer_schema=False)
+    if layout == "parquet":
+        source.unlink()
+        frame.write_parquet(drop / f"{name}.parquet")
+    elif layout == "folder":
+        source.unlink()
+        (drop / name).mkdir()
+        half = frame.height // 2
+        frame.head(half).write_csv(drop / name / "a.csv")
+        frame.tail(frame.height - half).write_parquet(drop / name / "b.parquet")
 
 
 @settings(max_examples=40)
-@given(corruption, repeats)
-def test_rows_read_equal_accepted_plus_quarantined(corruptions, repeated):
+@given(corruption, repeats, layouts)
+def test_rows_read_equal_accepted_plus_quarantined(corruptions, repeated, layout):
     extracts = {name: complete_rows(name, rows) for name, rows in BASE.items()}
     for name, row_index, column_index, value in corruptions:
         rows, columns = extracts[name], EXTRACTS[name].columns
@@ -114,6 +131,8 @@ def test_rows_read_equal_accepted_plus_quarantined(corruptions, repeated):
         extracts[name].append(dict(extracts[name][row_index % len(extracts[name])]))
     with tempfile.TemporaryDirectory() as folder:
         drop = write_drop(Path(folder), practices=[{}], **extracts)
+        for name in BASE:
+            relayout(drop, name, layout[name])
         conn = duckdb.connect()
         counts = stage_drop(conn, drop)
         for name, rows in extracts.items():
