@@ -73,7 +73,7 @@ class HiuSettings(dg.ConfigurableResource):
 
     @model_validator(mode="after")
     def _valid_thresholds(self) -> "HiuSettings":
-        self.thresholds  # Thresholds itself says what is wrong with them
+        Thresholds(self.gp_threshold, self.ed_threshold, self.admissions_threshold)  # raises, saying what is wrong
         return self
 
     @property

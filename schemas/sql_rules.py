@@ -125,7 +125,7 @@ def compile_extract(extract: Extract, today: dt.date) -> ExtractSql:
     schema = extract.model.to_schema()
     columns = staging_columns(extract)
     rules: list[tuple[str, str]] = []
-    for sql, (name, column) in zip(columns, schema.columns.items()):
+    for sql, (name, column) in zip(columns, schema.columns.items(), strict=True):
         raw = raw_column(name)
         if not column.nullable:
             rules.append((f"{raw} IS NULL", f"{name} is missing"))

@@ -60,7 +60,6 @@ def admission_diagnoses(spells: Spells, people: People, frail: np.ndarray, hfrs:
     vocab = sorted(set(comorbid).union(hfrs.codes, *pools.values()))
     vidx = {c: i for i, c in enumerate(vocab)}
 
-    n_spell = spells.person.shape[0]
     age = people.age[spells.person]
     f = frail[spells.person]
     mean_extra = interp_age(age, [(0, 0.4), (20, 0.9), (50, 1.8), (70, 3.2), (85, 4.2)]) * np.exp(0.2 * f)

@@ -43,7 +43,7 @@ def load_efi(path: Path) -> EfiCodes:
     distinct = sorted({c for _, c in rows}, key=lambda c: (len(c), c))
     index = {c: i for i, c in enumerate(distinct)}
     n_deficits = {}
-    for d, c in rows:
+    for _, c in rows:
         n_deficits[c] = n_deficits.get(c, 0) + 1
     deficit = np.array([d for d, _ in rows], dtype=np.int64)
     entry_code = np.array([index[c] for _, c in rows], dtype=np.int64)

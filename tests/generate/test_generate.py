@@ -242,4 +242,4 @@ def test_other_window(tmp_path):
     for table, exprs in ACTIVITY.items():
         for expr in exprs:
             assert one(c, f"SELECT count(*) FROM {table} WHERE {expr} > DATE '{end}'") == 0, (table, expr)
-    assert one(c, f"SELECT max(registration_start) FROM population") <= end
+    assert one(c, "SELECT max(registration_start) FROM population") <= end

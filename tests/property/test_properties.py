@@ -1,6 +1,5 @@
 """Properties that hold for any input, checked by Hypothesis."""
 
-import csv
 import tempfile
 from pathlib import Path
 
