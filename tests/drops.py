@@ -144,3 +144,26 @@ def person_rows(
     rows = conn.sql("SELECT * FROM person_intensity").pl().rows_by_key("person_id", named=True, unique=True)
     conn.close()
     return rows
+
+
+def frailty_rows(folder: Path, as_of: str = AS_OF) -> tuple[dict[str, dict], dict[str, list[int]]]:
+    """Every scored person's eFI and HFRS, and their eFI deficits, from a drop."""
+    from cohorts.frailty import build_efi, build_hfrs, load_reference_lists
+    from pipeline.reference_data import EFI_DEFICIT_CODES, HFRS_ICD10_WEIGHTS
+
+    conn = duckdb.connect()
+    stage_drop(conn, folder)
+    period = Period(dt.date.fromisoformat(as_of))
+    build_person_register(conn, period.as_of)
+    load_reference_lists(conn, EFI_DEFICIT_CODES, HFRS_ICD10_WEIGHTS)
+    build_efi(conn, period, supplied=find_extract_files(folder, "gp_coded_events") is not None)
+    build_hfrs(conn, period, supplied=find_extract_files(folder, "admission_diagnoses") is not None)
+    scores = conn.sql(
+        "SELECT person_id, e.* EXCLUDE (person_id), h.* EXCLUDE (person_id) FROM person_register "
+        "LEFT JOIN efi_scores e USING (person_id) LEFT JOIN hfrs_scores h USING (person_id)"
+    ).pl().rows_by_key("person_id", named=True, unique=True)
+    deficits: dict[str, list[int]] = {}
+    for person_id, number in conn.execute("SELECT person_id, deficit_number FROM efi_deficits ORDER BY 1, 2").fetchall():
+        deficits.setdefault(person_id, []).append(number)
+    conn.close()
+    return scores, deficits
