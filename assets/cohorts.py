@@ -46,15 +46,15 @@ def person_intensity(warehouse: DuckDBResource) -> dg.MaterializeResult:
     group_name="cohorts",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
-    deps=["person_intensity"],
+    deps=["person_intensity", "efi_scores", "hfrs_scores"],
     description=(
         "The high intensity user cohort: one row per person in the population who is over the threshold "
-        "of at least one service, in the columns of `schemas.outputs.HiuCohort`."
+        "of at least one service, with frailty scores, in the columns of `schemas.outputs.HiuCohort`."
     ),
 )
 def hiu_cohort(warehouse: DuckDBResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
-        build_hiu_cohort(conn)
+        build_hiu_cohort(conn, efi="efi_scores", hfrs="hfrs_scores")
         metadata = table_metadata(conn, "hiu_cohort", model=HiuCohort)
         hiu, himsu = conn.execute("SELECT count(*), count(*) FILTER (WHERE himsu) FROM hiu_cohort").fetchall()[0]
     return dg.MaterializeResult(metadata={**metadata, "hiu_people": hiu, "himsu_people": himsu})

@@ -23,92 +23,107 @@ from pipeline.resources import WAREHOUSE_POOL
 from pipeline.settings import HiuSettings
 from schemas.extracts import EXTRACTS
 from schemas.sql_rules import quote_literal
-from schemas.outputs import HiuCohort, ServiceConcentration, data_dictionary
+from schemas.outputs import FrailtyCohort, FrailtySummary, HiuCohort, ServiceConcentration, data_dictionary
 from pipeline.duck import row_count
-
-COHORT_STEM = "hiu_cohort"
-
 
 def _run_dir(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, settings: HiuSettings) -> Path:
     return run_folder(settings.output_path, context.run.run_id)
 
 
-@dg.asset(
-    group_name="exports",
-    kinds={"parquet", "csv"},
-    pool=WAREHOUSE_POOL,
-    deps=["hiu_cohort", "stg_practices"],
-    description=(
-        "Per neighbourhood: `neighbourhoods/<code>/hiu_cohort.parquet` and `.csv` holding only the people "
-        "registered at that neighbourhood's practices, and `hiu_cohort_dictionary.csv` explaining every column."
-    ),
-)
-def neighbourhood_cohort_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
-    run_dir = _run_dir(context, settings)
-    with warehouse.get_connection() as conn:
-        codes = [r[0] for r in conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
-        cohort = conn.sql("SELECT * FROM hiu_cohort").pl()
-    rows_by_neighbourhood = write_neighbourhood_files(cohort, codes, run_dir, COHORT_STEM, data_dictionary(HiuCohort))
-    return dg.MaterializeResult(
-        metadata={
-            "neighbourhoods": len(codes),
-            "rows_by_neighbourhood": dg.MetadataValue.json(rows_by_neighbourhood),
-            "dagster/row_count": cohort.height,
-        }
+def neighbourhood_files(name: str, table: str, model, who: str) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    """An export asset writing `neighbourhoods/<code>/<table>.parquet`, `.csv` and a data dictionary,
+    and its blocking check that the files partition the table by neighbourhood."""
+
+    @dg.asset(
+        name=name,
+        group_name="exports",
+        kinds={"parquet", "csv"},
+        pool=WAREHOUSE_POOL,
+        deps=[table, "stg_practices"],
+        description=(
+            f"Per neighbourhood: `neighbourhoods/<code>/{table}.parquet` and `.csv` holding only {who} registered "
+            f"at that neighbourhood's practices, and `{table}_dictionary.csv` explaining every column."
+        ),
     )
-
-
-@dg.asset_check(
-    asset=neighbourhood_cohort_files,
-    blocking=True,
-    description=(
-        "Each neighbourhood's files hold only its own people (by practice), CSV and Parquet hold the same "
-        "rows, and together the files partition the cohort: every HIU exactly once."
-    ),
-)
-def neighbourhood_files_partition_the_cohort(
-    context: dg.AssetCheckExecutionContext, settings: HiuSettings, warehouse: DuckDBResource
-) -> dg.AssetCheckResult:
-    run_dir = _run_dir(context, settings)
-    with warehouse.get_connection() as conn:
-        practice_neighbourhood = dict(conn.execute("SELECT practice_code, neighbourhood_code FROM stg_practices").fetchall())
-        cohort_ids = {r[0] for r in conn.execute("SELECT person_id FROM hiu_cohort").fetchall()}
-    problems, seen = [], []
-    for parquet in sorted(run_dir.glob(f"neighbourhoods/*/{COHORT_STEM}.parquet")):
-        code = parquet.parent.name
-        frame = pl.read_parquet(parquet)
-        csv_rows = pl.scan_csv(parquet.with_suffix(".csv"), infer_schema=False).select(pl.len()).collect().item()
-        if csv_rows != frame.height:
-            problems.append(f"{code}: CSV has {csv_rows} rows, Parquet {frame.height}")
-        wrong = frame.filter(
-            (pl.col("neighbourhood_code") != code)
-            | (pl.col("practice_code").replace_strict(practice_neighbourhood, default=None) != code)
+    def _files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
+        run_dir = _run_dir(context, settings)
+        with warehouse.get_connection() as conn:
+            codes = [r[0] for r in conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
+            frame = conn.sql(f"SELECT * FROM {table}").pl()
+        rows_by_neighbourhood = write_neighbourhood_files(frame, codes, run_dir, table, data_dictionary(model))
+        return dg.MaterializeResult(
+            metadata={
+                "neighbourhoods": len(codes),
+                "rows_by_neighbourhood": dg.MetadataValue.json(rows_by_neighbourhood),
+                "dagster/row_count": frame.height,
+            }
         )
-        if wrong.height:
-            problems.append(f"{code}: {wrong.height} rows of people from another neighbourhood")
-        seen.extend(frame["person_id"].to_list())
-    if len(seen) != len(set(seen)):
-        problems.append(f"{len(seen) - len(set(seen))} people appear in more than one file")
-    if set(seen) != cohort_ids:
-        problems.append(f"files hold {len(set(seen))} people, the cohort {len(cohort_ids)}")
-    return dg.AssetCheckResult(passed=not problems, metadata={"problems": "\n".join(problems) or "none", "people": len(seen)})
+
+    @dg.asset_check(
+        asset=_files,
+        name="files_partition_the_table",
+        blocking=True,
+        description=(
+            "Each neighbourhood's files hold only its own people (by practice), CSV and Parquet hold the same "
+            f"rows, and together the files hold every row of `{table}` exactly once."
+        ),
+    )
+    def _partition(context: dg.AssetCheckExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
+        run_dir = _run_dir(context, settings)
+        with warehouse.get_connection() as conn:
+            practice_neighbourhood = dict(conn.execute("SELECT practice_code, neighbourhood_code FROM stg_practices").fetchall())
+            expected_ids = {r[0] for r in conn.execute(f"SELECT person_id FROM {table}").fetchall()}
+        problems, seen = [], []
+        for parquet in sorted(run_dir.glob(f"neighbourhoods/*/{table}.parquet")):
+            code = parquet.parent.name
+            frame = pl.read_parquet(parquet)
+            csv_rows = pl.scan_csv(parquet.with_suffix(".csv"), infer_schema=False).select(pl.len()).collect().item()
+            if csv_rows != frame.height:
+                problems.append(f"{code}: CSV has {csv_rows} rows, Parquet {frame.height}")
+            wrong = frame.filter(
+                (pl.col("neighbourhood_code") != code)
+                | (pl.col("practice_code").replace_strict(practice_neighbourhood, default=None) != code)
+            )
+            if wrong.height:
+                problems.append(f"{code}: {wrong.height} rows of people from another neighbourhood")
+            seen.extend(frame["person_id"].to_list())
+        if len(seen) != len(set(seen)):
+            problems.append(f"{len(seen) - len(set(seen))} people appear in more than one file")
+        if set(seen) != expected_ids:
+            problems.append(f"files hold {len(set(seen))} people, {table} {len(expected_ids)}")
+        return dg.AssetCheckResult(passed=not problems, metadata={"problems": "\n".join(problems) or "none", "people": len(seen)})
+
+    return _files, _partition
+
+
+neighbourhood_cohort_files, neighbourhood_cohort_files_check = neighbourhood_files(
+    "neighbourhood_cohort_files", "hiu_cohort", HiuCohort, "the high intensity users"
+)
+neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_files(
+    "neighbourhood_frailty_files", "frailty_cohort", FrailtyCohort, "the people living with moderate or severe frailty (or housebound)"
+)
 
 
 @dg.asset(
     group_name="exports",
     kinds={"parquet", "csv"},
     pool=WAREHOUSE_POOL,
-    deps=["service_concentration"],
-    description="`metrics/service_concentration.parquet` and `.csv`, with `service_concentration_dictionary.csv`.",
+    deps=["service_concentration", "frailty_summary"],
+    description=(
+        "`metrics/service_concentration` and `metrics/frailty_summary`, each as `.parquet` and `.csv`, with "
+        "a `_dictionary.csv` beside each."
+    ),
 )
 def metric_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
     folder = _run_dir(context, settings) / "metrics"
+    rows = {}
     with warehouse.get_connection() as conn:
-        frame = conn.sql("SELECT * FROM service_concentration").pl()
-    ServiceConcentration.validate(frame)
-    write_parquet_and_csv(frame, folder, "service_concentration")
-    data_dictionary(ServiceConcentration).write_csv(folder / "service_concentration_dictionary.csv")
-    return dg.MaterializeResult(metadata={"dagster/row_count": frame.height})
+        for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
+            frame = model.validate(conn.sql(f"SELECT * FROM {table}").pl())
+            write_parquet_and_csv(frame, folder, table)
+            data_dictionary(model).write_csv(folder / f"{table}_dictionary.csv")
+            rows[table] = frame.height
+    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(rows)})
 
 
 @dg.asset(
@@ -142,7 +157,7 @@ def _row_count(path: Path) -> int | None:
     group_name="exports",
     kinds={"json"},
     pool=WAREHOUSE_POOL,
-    deps=["neighbourhood_cohort_files", "metric_files", "quarantine_files"],
+    deps=["neighbourhood_cohort_files", "neighbourhood_frailty_files", "metric_files", "quarantine_files"],
     description=(
         "Moves this run's files into the output folder and writes `manifest.json` last: run id, times, "
         "as-of date, window, thresholds, extracts supplied, and every input and output file with its "

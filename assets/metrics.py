@@ -7,7 +7,8 @@ from dagster_duckdb import DuckDBResource
 from assets.metadata import markdown_table, table_metadata
 from metrics.service_concentration import ALL, build_service_concentration
 from pipeline.resources import WAREHOUSE_POOL
-from schemas.outputs import ServiceConcentration
+from metrics.frailty_summary import build_frailty_summary
+from schemas.outputs import FrailtySummary, ServiceConcentration
 
 
 @dg.asset(
@@ -31,6 +32,26 @@ def service_concentration(warehouse: DuckDBResource) -> dg.MaterializeResult:
                 FROM service_concentration WHERE neighbourhood_code = '{ALL}'"""
         ).pl()
     return dg.MaterializeResult(metadata={**metadata, "whole_area": dg.MetadataValue.md(markdown_table(headline))})
+
+
+@dg.asset(
+    group_name="metrics",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    deps=["person_intensity", "efi_scores"],
+    description=(
+        "People 65 and over by neighbourhood (and ALL), age band and eFI category, with their share of "
+        "the age band, high intensity users and 12-month activity."
+    ),
+)
+def frailty_summary(warehouse: DuckDBResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as conn:
+        build_frailty_summary(conn)
+        metadata = table_metadata(conn, "frailty_summary", model=FrailtySummary)
+        whole = conn.sql(
+            "SELECT age_band, efi_category, people, people_pct_of_age_band FROM frailty_summary WHERE neighbourhood_code = 'ALL'"
+        ).pl()
+    return dg.MaterializeResult(metadata={**metadata, "whole_area": dg.MetadataValue.md(markdown_table(whole))})
 
 
 @dg.asset_check(

@@ -145,3 +145,39 @@ def build_hfrs(
         """
     )
     return row_count(conn, "hfrs_scores")
+
+
+HOUSEBOUND = 16
+
+
+def build_frailty_cohort(
+    conn: duckdb.DuckDBPyConnection,
+    intensity: str = "person_intensity",
+    table: str = "frailty_cohort",
+) -> int:
+    """People with moderate or severe frailty (eFI), or housebound (deficit 16), with their
+    deficits in words, activity and high intensity flags: the list Team Up style teams start from."""
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH named AS (
+            SELECT person_id,
+                   string_agg(deficit, '; ' ORDER BY deficit_number) AS deficits,
+                   bool_or(deficit_number = {HOUSEBOUND}) AS housebound
+            FROM efi_deficits GROUP BY person_id
+        )
+        SELECT p.person_id, p.neighbourhood_code, p.pcn_code, p.practice_code, p.age, p.sex,
+               e.efi_score, e.efi_category, e.efi_deficits, coalesce(n.housebound, false) AS housebound,
+               coalesce(n.deficits, '') AS deficits, h.hfrs_score, h.hfrs_band,
+               p.gp_appointments_12m, p.ed_attendances_12m, p.emergency_admissions_12m,
+               p.hiu_gp, p.hiu_ed, p.hiu_admissions, p.high_intensity_services, p.himsu, p.social_care_involved,
+               p.neighbourhood_name, p.pcn_name, p.practice_name, p.imd_decile
+        FROM {intensity} p
+        JOIN efi_scores e USING (person_id)
+        LEFT JOIN named n USING (person_id)
+        LEFT JOIN hfrs_scores h USING (person_id)
+        WHERE e.efi_category IN ('moderate', 'severe') OR n.housebound
+        ORDER BY p.neighbourhood_code, e.efi_deficits DESC, p.person_id
+        """
+    )
+    return row_count(conn, table)

@@ -56,33 +56,28 @@ def build_person_intensity(
     return row_count(conn, table)
 
 
-# Frailty and rising-risk columns are part of the contract now and filled by their own stages
-# later; until then they are present and NULL.
-PENDING_COLUMNS = {
-    "efi_score": "DOUBLE",
-    "efi_category": "VARCHAR",
-    "hfrs_score": "DOUBLE",
-    "hfrs_band": "VARCHAR",
-    "rising_risk_score": "DOUBLE",
-}
-
-
 def build_hiu_cohort(
     conn: duckdb.DuckDBPyConnection,
     intensity: str = "person_intensity",
     table: str = "hiu_cohort",
+    efi: str | None = None,
+    hfrs: str | None = None,
 ) -> int:
-    """One row per high intensity user, in the column order of `schemas.outputs.HiuCohort`."""
-    pending = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in PENDING_COLUMNS.items())
+    """One row per high intensity user, in the column order of `schemas.outputs.HiuCohort`, with
+    frailty from the `efi` and `hfrs` score tables when given. The rising-risk score is filled by its
+    own stage later; until then it is present and NULL."""
+    efi_columns = "e.efi_score, e.efi_category" if efi else "NULL::DOUBLE AS efi_score, NULL::VARCHAR AS efi_category"
+    hfrs_columns = "h.hfrs_score, h.hfrs_band" if hfrs else "NULL::DOUBLE AS hfrs_score, NULL::VARCHAR AS hfrs_band"
+    joins = (f"LEFT JOIN {efi} e USING (person_id) " if efi else "") + (f"LEFT JOIN {hfrs} h USING (person_id)" if hfrs else "")
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
         SELECT person_id, neighbourhood_code, pcn_code, practice_code, age, sex,
                gp_appointments_12m, ed_attendances_12m, emergency_admissions_12m,
                hiu_gp, hiu_ed, hiu_admissions, high_intensity_services, himsu, social_care_involved,
-               {pending}, reason,
+               {efi_columns}, {hfrs_columns}, NULL::DOUBLE AS rising_risk_score, reason,
                neighbourhood_name, pcn_name, practice_name, imd_decile
-        FROM {intensity}
+        FROM {intensity} {joins}
         WHERE high_intensity_services >= 1
         ORDER BY neighbourhood_code, high_intensity_services DESC,
                  gp_appointments_12m + ed_attendances_12m + emergency_admissions_12m DESC, person_id

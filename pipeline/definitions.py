@@ -11,12 +11,15 @@ from assets.cohorts import hiu_cohort, hiu_cohort_matches_schema, person_intensi
 from assets.exports import (
     metric_files,
     neighbourhood_cohort_files,
-    neighbourhood_files_partition_the_cohort,
+    neighbourhood_cohort_files_check,
+    neighbourhood_frailty_files,
+    neighbourhood_frailty_files_check,
     published_outputs,
     quarantine_files,
 )
+from assets.frailty import efi_scores, frailty_cohort, frailty_cohort_matches_schema, frailty_reference_lists, hfrs_scores
 from assets.extracts import raw_assets
-from assets.metrics import neighbourhoods_add_up_to_all, service_concentration
+from assets.metrics import frailty_summary, neighbourhoods_add_up_to_all, service_concentration
 from assets.people import person_activity_12m, person_register
 from assets.staging import quarantine_summary, reporting_period, staging_assets, staging_checks
 from pipeline.resources import warehouse_resource
@@ -30,9 +33,15 @@ ALL_ASSETS = [
     person_register,
     person_activity_12m,
     person_intensity,
+    frailty_reference_lists,
+    efi_scores,
+    hfrs_scores,
+    frailty_cohort,
     hiu_cohort,
     service_concentration,
+    frailty_summary,
     neighbourhood_cohort_files,
+    neighbourhood_frailty_files,
     metric_files,
     quarantine_files,
     published_outputs,
@@ -40,8 +49,10 @@ ALL_ASSETS = [
 ALL_CHECKS = [
     *staging_checks,
     hiu_cohort_matches_schema,
+    frailty_cohort_matches_schema,
     neighbourhoods_add_up_to_all,
-    neighbourhood_files_partition_the_cohort,
+    neighbourhood_cohort_files_check,
+    neighbourhood_frailty_files_check,
 ]
 
 nightly_refresh = dg.ScheduleDefinition(

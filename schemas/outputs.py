@@ -99,3 +99,53 @@ def _plain_type(dtype: pl.DataType) -> str:
         return "date (YYYY-MM-DD)"
     return "text"
 
+
+
+class FrailtyCohort(pa.DataFrameModel):
+    person_id: str = pa.Field(unique=True, description="Pseudonymised person identifier (never an NHS number).")
+    neighbourhood_code: str = pa.Field(str_matches=NEIGHBOURHOOD_CODE, description="Integrated Neighbourhood Team of the person's practice.")
+    pcn_code: str = pa.Field(description="Primary care network of the person's practice.")
+    practice_code: str = pa.Field(description="GP practice the person is registered with on the as-of date.")
+    age: int = pa.Field(ge=65, le=140, description="Age in whole years on the as-of date (65 and over).")
+    sex: str = pa.Field(isin=["F", "M", "U"], description="F, M or U (unknown).")
+    efi_score: float = pa.Field(ge=0, le=1, description="Electronic frailty index: deficits present / 36.")
+    efi_category: str = pa.Field(isin=EFI_CATEGORIES, description="fit (0-4 deficits), mild (5-8), moderate (9-12), severe (13+).")
+    efi_deficits: int = pa.Field(ge=0, le=36, description="How many of the 36 eFI deficits are recorded.")
+    housebound: bool = pa.Field(description="Housebound recorded (eFI deficit 16).")
+    deficits: str = pa.Field(description="The eFI deficits recorded, in words, separated by semicolons.")
+    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, le=173.2, description="Hospital Frailty Risk Score (people 75 and over).")
+    hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description="low (under 5), intermediate (5 to 15), high (over 15).")
+    gp_appointments_12m: int = pa.Field(ge=0, description="Attended GP practice appointments in the 12 months to the as-of date.")
+    ed_attendances_12m: int = pa.Field(ge=0, description="Emergency department attendances in the 12 months (planned follow-ups not counted).")
+    emergency_admissions_12m: int = pa.Field(ge=0, description="Emergency hospital admissions in the 12 months.")
+    hiu_gp: bool = pa.Field(description="GP appointments at or over the GP threshold.")
+    hiu_ed: bool = pa.Field(description="ED attendances at or over the ED threshold.")
+    hiu_admissions: bool = pa.Field(description="Emergency admissions at or over the admissions threshold.")
+    high_intensity_services: int = pa.Field(ge=0, le=3, description="How many services the person uses at high intensity (0 to 3).")
+    himsu: bool = pa.Field(description="High intensity user of multiple services.")
+    social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request or service in the 12 months; blank without social care data.")
+    neighbourhood_name: str = pa.Field(description="Name of the Integrated Neighbourhood Team.")
+    pcn_name: str = pa.Field(description="Name of the primary care network.")
+    practice_name: str = pa.Field(description="Name of the GP practice.")
+    imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description="Index of Multiple Deprivation decile, 1 = most deprived.")
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class FrailtySummary(pa.DataFrameModel):
+    neighbourhood_code: str = pa.Field(description="Neighbourhood code, or ALL for the whole area.")
+    neighbourhood_name: str = pa.Field(description="Neighbourhood name.")
+    age_band: str = pa.Field(isin=["65-74", "75-84", "85+"], description="Age on the as-of date.")
+    efi_category: str = pa.Field(isin=[*EFI_CATEGORIES, "not scored"], description="eFI category; 'not scored' without GP coded data.")
+    people: int = pa.Field(ge=0, description="People in this neighbourhood, age band and category.")
+    people_pct_of_age_band: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="people as a percentage of the neighbourhood's age band.")
+    hiu_people: int = pa.Field(ge=0, description="Of them, high intensity users of any service.")
+    gp_appointments_12m: int = pa.Field(ge=0, description="Their attended GP appointments in the 12 months.")
+    ed_attendances_12m: int = pa.Field(ge=0, description="Their ED attendances in the 12 months.")
+    emergency_admissions_12m: int = pa.Field(ge=0, description="Their emergency admissions in the 12 months.")
+
+    class Config:
+        strict = True
+        ordered = True

@@ -92,3 +92,36 @@ def test_manifest_accounts_for_every_input_and_output(sample_run):
         path = sample_run / entry["path"]
         if path.suffix == ".parquet":
             assert pl.read_parquet(path).height == entry["rows"], entry["path"]
+
+
+def test_frailty_lists_and_scores_in_every_neighbourhood(sample_run):
+    from schemas.outputs import FrailtyCohort, FrailtySummary
+
+    cohort = cohort_files(sample_run)
+    scored = cohort.filter(pl.col("age") >= 65)
+    assert scored["efi_score"].null_count() == 0 and scored["efi_category"].null_count() == 0
+    assert cohort.filter(pl.col("age") < 65)["efi_score"].null_count() == cohort.filter(pl.col("age") < 65).height
+    assert cohort.filter(pl.col("age") >= 75)["hfrs_band"].null_count() == 0
+    assert cohort.filter(pl.col("age") < 75)["hfrs_score"].null_count() == cohort.filter(pl.col("age") < 75).height
+
+    frail = []
+    for folder in sorted((sample_run / "neighbourhoods").iterdir()):
+        frame = FrailtyCohort.validate(pl.read_parquet(folder / "frailty_cohort.parquet"))
+        assert set(frame["neighbourhood_code"]) <= {folder.name}
+        assert frame.filter(~pl.col("efi_category").is_in(["moderate", "severe"]) & ~pl.col("housebound")).height == 0
+        assert (folder / "frailty_cohort_dictionary.csv").exists()
+        frail.append(frame)
+    frail = pl.concat(frail)
+    # Housebound people are on the list because of deficit 16, in words.
+    assert frail.filter(pl.col("housebound"))["deficits"].str.contains("Housebound").all()
+
+    summary = FrailtySummary.validate(pl.read_parquet(sample_run / "metrics/frailty_summary.parquet"))
+    whole = summary.filter(pl.col("neighbourhood_code") == "ALL")
+    moderate_or_severe = whole.filter(pl.col("efi_category").is_in(["moderate", "severe"]))["people"].sum()
+    assert moderate_or_severe == frail.filter(pl.col("efi_category").is_in(["moderate", "severe"])).height
+    population = pl.read_parquet(sample_run / "metrics/service_concentration.parquet")["population"].max()
+    assert 0.015 < moderate_or_severe / population < 0.05  # about 3% of everyone (issue 4)
+    by_age = whole.group_by("age_band").agg(
+        (pl.col("people").filter(pl.col("efi_category").is_in(["moderate", "severe"])).sum() / pl.col("people").sum()).alias("share")
+    ).sort("age_band")
+    assert by_age["share"].is_sorted()  # rising steeply with age
