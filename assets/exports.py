@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from dagster_duckdb import DuckDBResource
 
 from assets.staging import read_period
+from metrics.disclosure import disclosure_controlled
 from pipeline.extract_files import ExtractFileError, unchanged_since
 from pipeline.exports import files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
 from pipeline.publish import publish, remove_abandoned_run_folders, run_folder
@@ -111,7 +112,8 @@ neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_f
     deps=["service_concentration", "frailty_summary"],
     description=(
         "`metrics/service_concentration` and `metrics/frailty_summary`, each as `.parquet` and `.csv`, with "
-        "a `_dictionary.csv` beside each."
+        "a `_dictionary.csv` beside each, and disclosure-controlled copies in `metrics/published/` "
+        "(counts 1-7 as `*`, others to the nearest 5, rates on 1-7 people hidden)."
     ),
 )
 def metric_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
@@ -122,6 +124,8 @@ def metric_files(context: dg.AssetExecutionContext, settings: HiuSettings, wareh
             frame = model.validate(conn.sql(f"SELECT * FROM {table}").pl())
             write_parquet_and_csv(frame, folder, table)
             data_dictionary(model).write_csv(folder / f"{table}_dictionary.csv")
+            counts, rates = PUBLISHED[table]
+            write_parquet_and_csv(disclosure_controlled(frame, counts, rates), folder / "published", table)
             rows[table] = frame.height
     return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(rows)})
 
@@ -143,6 +147,24 @@ def quarantine_files(context: dg.AssetExecutionContext, settings: HiuSettings, w
             conn.execute(f"COPY quarantine_{name} TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)")
             rows[name] = row_count(conn, f"quarantine_{name}")
     return dg.MaterializeResult(metadata={"rows_by_extract": dg.MetadataValue.json(rows), "dagster/row_count": sum(rows.values())})
+
+
+# table -> (count columns, {rate column: the counts it is built on}) for metrics/published/
+PUBLISHED = {
+    "service_concentration": (
+        ["population", "hiu_people", "activity_total", "activity_hiu", "himsu_people", "activity_himsu", "any_hiu_people"],
+        {
+            "hiu_people_pct": ["hiu_people", "population"],
+            "activity_hiu_pct": ["hiu_people", "activity_hiu"],
+            "mean_per_person_all": ["population"],
+            "mean_per_person_himsu": ["himsu_people"],
+        },
+    ),
+    "frailty_summary": (
+        ["people", "hiu_people", "gp_appointments_12m", "ed_attendances_12m", "emergency_admissions_12m"],
+        {"people_pct_of_age_band": ["people"]},
+    ),
+}
 
 
 def _row_count(path: Path) -> int | None:

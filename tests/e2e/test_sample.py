@@ -125,3 +125,13 @@ def test_frailty_lists_and_scores_in_every_neighbourhood(sample_run):
         (pl.col("people").filter(pl.col("efi_category").is_in(["moderate", "severe"])).sum() / pl.col("people").sum()).alias("share")
     ).sort("age_band")
     assert by_age["share"].is_sorted()  # rising steeply with age
+
+
+def test_published_copies_are_disclosure_controlled(sample_run):
+    for table, count_columns in [("frailty_summary", ["people", "hiu_people"]), ("service_concentration", ["population", "hiu_people", "himsu_people"])]:
+        published = pl.read_csv(sample_run / f"metrics/published/{table}.csv", infer_schema=False)
+        exact = pl.read_parquet(sample_run / f"metrics/{table}.parquet")
+        assert published.height == exact.height and published.columns == exact.columns
+        for column in count_columns:
+            for shown, true in zip(published[column], exact[column], strict=True):
+                assert shown == "*" if 1 <= true <= 7 else (int(shown) % 5 == 0 and abs(int(shown) - true) <= 2)
