@@ -113,3 +113,59 @@ def expected_people(drop: Path, as_of: dt.date, gp: int = 20, ed: int = 5, admis
         "gp_appointments_12m", "ed_attendances_12m", "emergency_admissions_12m",
         "hiu_gp", "hiu_ed", "hiu_admissions", "high_intensity_services", "himsu", "social_care_involved", "reason",
     )
+
+
+def expected_frailty(drop: Path, as_of: dt.date, efi_codes: Path, hfrs_weights: Path) -> pl.DataFrame:
+    """eFI deficits and category (65+) and HFRS in whole tenths (75+) for everyone in the population."""
+    people = expected_people(drop, as_of).select("person_id", "age")
+    day = 28 if (as_of.month, as_of.day) == (2, 29) else as_of.day
+    year_ago = as_of.replace(year=as_of.year - 1, day=day) + dt.timedelta(days=1)
+    two_years_ago = as_of.replace(year=as_of.year - 2, day=day) + dt.timedelta(days=1)
+
+    codes = pl.read_csv(efi_codes, infer_schema=False).select(pl.col("deficit_number").cast(pl.Int64), "snomed_code")
+    coded = (
+        read_extract(drop, "gp_coded_events")
+        .filter(_date("event_date") <= as_of)
+        .join(codes, on="snomed_code")
+        .select("person_id", "deficit_number")
+    )
+    polypharmacy = (
+        read_extract(drop, "gp_medications")
+        .filter(_date("issue_date").is_between(year_ago, as_of))
+        .filter(pl.col("bnf_code").str.slice(0, 2).is_in([f"{c:02d}" for c in range(1, 16)]))
+        .group_by("person_id")
+        .agg(pl.col("bnf_code").str.slice(0, 9).n_unique().alias("substances"))
+        .filter(pl.col("substances") >= 5)
+        .select("person_id", pl.lit(26, pl.Int64).alias("deficit_number"))
+    )
+    deficits = pl.concat([coded, polypharmacy]).unique().group_by("person_id").len("efi_deficits")
+
+    weights = pl.read_csv(hfrs_weights, infer_schema=False).select(
+        "icd10_3char", pl.col("points").str.replace(".", "", literal=True).cast(pl.Int64).alias("tenths")
+    )
+    spells = read_extract(drop, "admissions").filter(_date("admission_date").is_between(two_years_ago, as_of))
+    hfrs = (
+        read_extract(drop, "admission_diagnoses")
+        .join(spells.select("spell_id", "person_id"), on="spell_id")
+        .select("person_id", pl.col("icd10_code").str.replace(".", "", literal=True).str.to_uppercase().str.slice(0, 3).alias("icd10_3char"))
+        .unique()
+        .join(weights, on="icd10_3char")
+        .group_by("person_id")
+        .agg(pl.col("tenths").sum().alias("hfrs_tenths"))
+    )
+    return (
+        people.join(deficits, on="person_id", how="left")
+        .join(hfrs, on="person_id", how="left")
+        .with_columns(
+            pl.when(pl.col("age") >= 65).then(pl.col("efi_deficits").fill_null(0)).alias("efi_deficits"),
+            pl.when(pl.col("age") >= 75).then(pl.col("hfrs_tenths").fill_null(0)).alias("hfrs_tenths"),
+        )
+        .with_columns(
+            pl.when(pl.col("efi_deficits") <= 4).then(pl.lit("fit"))
+            .when(pl.col("efi_deficits") <= 8).then(pl.lit("mild"))
+            .when(pl.col("efi_deficits") <= 12).then(pl.lit("moderate"))
+            .when(pl.col("efi_deficits").is_not_null()).then(pl.lit("severe"))
+            .alias("efi_category")
+        )
+        .select("person_id", "efi_deficits", "efi_category", "hfrs_tenths")
+    )

@@ -135,3 +135,22 @@ def test_published_copies_are_disclosure_controlled(sample_run):
         for column in count_columns:
             for shown, true in zip(published[column], exact[column], strict=True):
                 assert shown == "*" if 1 <= true <= 7 else (int(shown) % 5 == 0 and abs(int(shown) - true) <= 2)
+
+
+def test_frailty_scores_are_exactly_as_defined_for_every_listed_person(sample_run):
+    from pipeline.reference_data import EFI_DEFICIT_CODES, HFRS_ICD10_WEIGHTS
+    from tests.oracle import expected_frailty
+
+    as_of = dt.date.fromisoformat(json.loads((sample_run / "manifest.json").read_text())["as_of"])
+    expected = expected_frailty(SAMPLE, as_of, EFI_DEFICIT_CODES, HFRS_ICD10_WEIGHTS)
+    listed = cohort_files(sample_run).select(
+        "person_id",
+        (pl.col("efi_score") * 36).round(0).cast(pl.Int64).alias("efi_deficits"),
+        "efi_category",
+        (pl.col("hfrs_score") * 10).round(0).cast(pl.Int64).alias("hfrs_tenths"),
+    )
+    assert listed.filter(pl.col("efi_deficits").is_not_null()).height > 100
+    assert listed.sort("person_id").equals(expected.join(listed.select("person_id"), on="person_id").sort("person_id"))
+    frail = pl.concat([pl.read_parquet(p) for p in sorted(sample_run.glob("neighbourhoods/*/frailty_cohort.parquet"))])
+    frail_expected = expected.join(frail.select("person_id"), on="person_id").select("person_id", "efi_deficits").sort("person_id")
+    assert frail.select("person_id", "efi_deficits").sort("person_id").equals(frail_expected)
