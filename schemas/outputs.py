@@ -15,23 +15,46 @@ HFRS_BANDS = ["low", "intermediate", "high"]
 SERVICES = ["gp", "ed", "admissions"]
 
 
+# Words for the columns the person-level lists share: one description each, so every data
+# dictionary an INT lead opens says the same thing.
+PERSON_COLUMNS = {
+    "person_id": "Pseudonymised person identifier (never an NHS number).",
+    "neighbourhood_code": "Integrated Neighbourhood Team of the person's practice.",
+    "pcn_code": "Primary care network of the person's practice.",
+    "practice_code": "GP practice the person is registered with on the as-of date.",
+    "sex": "F, M or U (unknown).",
+    "gp_appointments_12m": "Attended GP practice appointments in the 12 months to the as-of date.",
+    "ed_attendances_12m": "Emergency department attendances in the 12 months (planned follow-ups not counted).",
+    "emergency_admissions_12m": "Emergency hospital admissions in the 12 months.",
+    "hiu_gp": "GP appointments at or over the GP threshold.",
+    "hiu_ed": "ED attendances at or over the ED threshold.",
+    "hiu_admissions": "Emergency admissions at or over the admissions threshold.",
+    "hfrs_score": "Hospital Frailty Risk Score (people 75 and over).",
+    "hfrs_band": "low (under 5), intermediate (5 to 15), high (over 15).",
+    "neighbourhood_name": "Name of the Integrated Neighbourhood Team.",
+    "pcn_name": "Name of the primary care network.",
+    "practice_name": "Name of the GP practice.",
+    "imd_decile": "Index of Multiple Deprivation decile, 1 = most deprived.",
+}
+
+
 class HiuCohort(pa.DataFrameModel):
-    person_id: str = pa.Field(unique=True, description="Pseudonymised person identifier (never an NHS number).")
+    person_id: str = pa.Field(unique=True, description=PERSON_COLUMNS["person_id"])
     neighbourhood_code: str = pa.Field(
-        str_matches=NEIGHBOURHOOD_CODE, description="Integrated Neighbourhood Team of the person's practice."
+        str_matches=NEIGHBOURHOOD_CODE, description=PERSON_COLUMNS["neighbourhood_code"]
     )
-    pcn_code: str = pa.Field(description="Primary care network of the person's practice.")
-    practice_code: str = pa.Field(description="GP practice the person is registered with on the as-of date.")
+    pcn_code: str = pa.Field(description=PERSON_COLUMNS["pcn_code"])
+    practice_code: str = pa.Field(description=PERSON_COLUMNS["practice_code"])
     age: int = pa.Field(ge=0, le=140, description="Age in whole years on the as-of date.")
-    sex: str = pa.Field(isin=["F", "M", "U"], description="F, M or U (unknown).")
-    gp_appointments_12m: int = pa.Field(ge=0, description="Attended GP practice appointments in the 12 months to the as-of date.")
+    sex: str = pa.Field(isin=["F", "M", "U"], description=PERSON_COLUMNS["sex"])
+    gp_appointments_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["gp_appointments_12m"])
     ed_attendances_12m: int = pa.Field(
-        ge=0, description="Emergency department attendances in the 12 months (planned follow-ups not counted)."
+        ge=0, description=PERSON_COLUMNS["ed_attendances_12m"]
     )
-    emergency_admissions_12m: int = pa.Field(ge=0, description="Emergency hospital admissions in the 12 months.")
-    hiu_gp: bool = pa.Field(description="GP appointments at or over the GP threshold.")
-    hiu_ed: bool = pa.Field(description="ED attendances at or over the ED threshold.")
-    hiu_admissions: bool = pa.Field(description="Emergency admissions at or over the admissions threshold.")
+    emergency_admissions_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["emergency_admissions_12m"])
+    hiu_gp: bool = pa.Field(description=PERSON_COLUMNS["hiu_gp"])
+    hiu_ed: bool = pa.Field(description=PERSON_COLUMNS["hiu_ed"])
+    hiu_admissions: bool = pa.Field(description=PERSON_COLUMNS["hiu_admissions"])
     high_intensity_services: int = pa.Field(ge=1, le=3, description="How many services the person uses at high intensity (1 to 3).")
     himsu: bool = pa.Field(description="High intensity user of multiple services: 2 or more services over threshold.")
     social_care_involved: Optional[bool] = pa.Field(
@@ -40,14 +63,14 @@ class HiuCohort(pa.DataFrameModel):
     )
     efi_score: Optional[float] = pa.Field(nullable=True, ge=0, le=1, description="Electronic frailty index (people 65 and over).")
     efi_category: Optional[str] = pa.Field(nullable=True, isin=EFI_CATEGORIES, description="fit, mild, moderate or severe frailty (eFI).")
-    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, description="Hospital Frailty Risk Score (people 75 and over).")
-    hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description="low (under 5), intermediate (5 to 15), high (over 15).")
+    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, description=PERSON_COLUMNS["hfrs_score"])
+    hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"])
     rising_risk_score: Optional[float] = pa.Field(nullable=True, ge=0, le=1, description="Predicted probability of high intensity use next year.")
     reason: str = pa.Field(description="Which thresholds were met, in words, e.g. 'GP 24 (20+), ED 6 (5+)'.")
-    neighbourhood_name: str = pa.Field(description="Name of the Integrated Neighbourhood Team.")
-    pcn_name: str = pa.Field(description="Name of the primary care network.")
-    practice_name: str = pa.Field(description="Name of the GP practice.")
-    imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description="Index of Multiple Deprivation decile, 1 = most deprived.")
+    neighbourhood_name: str = pa.Field(description=PERSON_COLUMNS["neighbourhood_name"])
+    pcn_name: str = pa.Field(description=PERSON_COLUMNS["pcn_name"])
+    practice_name: str = pa.Field(description=PERSON_COLUMNS["practice_name"])
+    imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description=PERSON_COLUMNS["imd_decile"])
 
     class Config:
         strict = True
@@ -102,32 +125,32 @@ def _plain_type(dtype: pl.DataType) -> str:
 
 
 class FrailtyCohort(pa.DataFrameModel):
-    person_id: str = pa.Field(unique=True, description="Pseudonymised person identifier (never an NHS number).")
-    neighbourhood_code: str = pa.Field(str_matches=NEIGHBOURHOOD_CODE, description="Integrated Neighbourhood Team of the person's practice.")
-    pcn_code: str = pa.Field(description="Primary care network of the person's practice.")
-    practice_code: str = pa.Field(description="GP practice the person is registered with on the as-of date.")
+    person_id: str = pa.Field(unique=True, description=PERSON_COLUMNS["person_id"])
+    neighbourhood_code: str = pa.Field(str_matches=NEIGHBOURHOOD_CODE, description=PERSON_COLUMNS["neighbourhood_code"])
+    pcn_code: str = pa.Field(description=PERSON_COLUMNS["pcn_code"])
+    practice_code: str = pa.Field(description=PERSON_COLUMNS["practice_code"])
     age: int = pa.Field(ge=65, le=140, description="Age in whole years on the as-of date (65 and over).")
-    sex: str = pa.Field(isin=["F", "M", "U"], description="F, M or U (unknown).")
+    sex: str = pa.Field(isin=["F", "M", "U"], description=PERSON_COLUMNS["sex"])
     efi_score: float = pa.Field(ge=0, le=1, description="Electronic frailty index: deficits present / 36.")
     efi_category: str = pa.Field(isin=EFI_CATEGORIES, description="fit (0-4 deficits), mild (5-8), moderate (9-12), severe (13+).")
     efi_deficits: int = pa.Field(ge=0, le=36, description="How many of the 36 eFI deficits are recorded.")
     housebound: bool = pa.Field(description="Housebound recorded (eFI deficit 16).")
     deficits: str = pa.Field(description="The eFI deficits recorded, in words, separated by semicolons.")
-    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, le=173.2, description="Hospital Frailty Risk Score (people 75 and over).")
-    hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description="low (under 5), intermediate (5 to 15), high (over 15).")
-    gp_appointments_12m: int = pa.Field(ge=0, description="Attended GP practice appointments in the 12 months to the as-of date.")
-    ed_attendances_12m: int = pa.Field(ge=0, description="Emergency department attendances in the 12 months (planned follow-ups not counted).")
-    emergency_admissions_12m: int = pa.Field(ge=0, description="Emergency hospital admissions in the 12 months.")
-    hiu_gp: bool = pa.Field(description="GP appointments at or over the GP threshold.")
-    hiu_ed: bool = pa.Field(description="ED attendances at or over the ED threshold.")
-    hiu_admissions: bool = pa.Field(description="Emergency admissions at or over the admissions threshold.")
+    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, le=173.2, description=PERSON_COLUMNS["hfrs_score"])
+    hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"])
+    gp_appointments_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["gp_appointments_12m"])
+    ed_attendances_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["ed_attendances_12m"])
+    emergency_admissions_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["emergency_admissions_12m"])
+    hiu_gp: bool = pa.Field(description=PERSON_COLUMNS["hiu_gp"])
+    hiu_ed: bool = pa.Field(description=PERSON_COLUMNS["hiu_ed"])
+    hiu_admissions: bool = pa.Field(description=PERSON_COLUMNS["hiu_admissions"])
     high_intensity_services: int = pa.Field(ge=0, le=3, description="How many services the person uses at high intensity (0 to 3).")
     himsu: bool = pa.Field(description="High intensity user of multiple services.")
     social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request or service in the 12 months; blank without social care data.")
-    neighbourhood_name: str = pa.Field(description="Name of the Integrated Neighbourhood Team.")
-    pcn_name: str = pa.Field(description="Name of the primary care network.")
-    practice_name: str = pa.Field(description="Name of the GP practice.")
-    imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description="Index of Multiple Deprivation decile, 1 = most deprived.")
+    neighbourhood_name: str = pa.Field(description=PERSON_COLUMNS["neighbourhood_name"])
+    pcn_name: str = pa.Field(description=PERSON_COLUMNS["pcn_name"])
+    practice_name: str = pa.Field(description=PERSON_COLUMNS["practice_name"])
+    imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description=PERSON_COLUMNS["imd_decile"])
 
     class Config:
         strict = True
