@@ -2,9 +2,9 @@
 
 
 import dagster as dg
-import pandera.polars as pa
 from dagster_duckdb import DuckDBResource
 
+from assets.model_checks import matches_model
 from assets.metadata import table_metadata
 from assets.staging import read_period
 from cohorts.hiu import Thresholds, build_hiu_cohort, build_person_intensity
@@ -60,12 +60,4 @@ def hiu_cohort(warehouse: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={**metadata, "hiu_people": hiu, "himsu_people": himsu})
 
 
-@dg.asset_check(asset=hiu_cohort, blocking=True, description="The whole cohort validates against the HiuCohort model.")
-def hiu_cohort_matches_schema(warehouse: DuckDBResource) -> dg.AssetCheckResult:
-    with warehouse.get_connection() as conn:
-        frame = conn.sql("SELECT * FROM hiu_cohort").pl()
-    try:
-        HiuCohort.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as error:
-        return dg.AssetCheckResult(passed=False, metadata={"failures": str(error.failure_cases.head(20))})
-    return dg.AssetCheckResult(passed=True, metadata={"rows": frame.height})
+hiu_cohort_matches_schema = matches_model(hiu_cohort, "hiu_cohort", HiuCohort)

@@ -4,6 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.extracts import extract_supplied
+from assets.model_checks import matches_model
 from assets.metadata import counts_markdown, table_metadata
 from assets.staging import PERIOD_TABLE, read_period
 from cohorts.frailty import build_efi, build_frailty_cohort, build_hfrs, load_reference_lists
@@ -112,14 +113,4 @@ def frailty_cohort(warehouse: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={**metadata, "efi_category": dg.MetadataValue.md(counts_markdown(categories, "category", "people"))})
 
 
-@dg.asset_check(asset=frailty_cohort, blocking=True, description="The frailty cohort validates against the FrailtyCohort model.")
-def frailty_cohort_matches_schema(warehouse: DuckDBResource) -> dg.AssetCheckResult:
-    import pandera.polars as pa
-
-    with warehouse.get_connection() as conn:
-        frame = conn.sql("SELECT * FROM frailty_cohort").pl()
-    try:
-        FrailtyCohort.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as error:
-        return dg.AssetCheckResult(passed=False, metadata={"failures": str(error.failure_cases.head(20))})
-    return dg.AssetCheckResult(passed=True, metadata={"rows": frame.height})
+frailty_cohort_matches_schema = matches_model(frailty_cohort, "frailty_cohort", FrailtyCohort)
