@@ -13,7 +13,6 @@ from pipeline.extract_files import ExtractFileError, RawLoad, create_empty_raw, 
 from pipeline.resources import WAREHOUSE_POOL
 from pipeline.settings import HiuSettings
 from schemas.extracts import EXTRACTS, Extract
-from schemas.sql_rules import staging_types
 from pipeline.duck import scalar
 
 INVENTORY_TABLE = "extract_inventory"
@@ -70,7 +69,7 @@ def raw_asset(extract: Extract) -> dg.AssetsDefinition:
         table = f"raw_{extract.name}"
         with warehouse.get_connection() as conn:
             if files is not None:
-                load = load_raw(conn, extract.name, extract.columns, files, table, staging_types(extract))
+                load = load_raw(conn, extract, files, table)
             elif extract.required:
                 raise ExtractFileError(
                     f"required extract {extract.name} not found in {settings.extracts_path}: expected "

@@ -14,15 +14,22 @@ the warehouse cost as much as checking them. Staging snapshots what it reads (ac
 from __future__ import annotations
 
 import csv
+import difflib
+import gzip
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from schemas.sql_rules import quote_ident, quote_literal
+from schemas.extracts import Extract
+from schemas.sql_rules import LOCAL_TIME_ZONE, quote_ident, quote_literal, staging_types
 
-SUFFIXES = (".csv", ".parquet")
+SUFFIXES = (".csv", ".parquet", ".csv.gz")
+# Files a drop may hold that look like data: one of these that matches no extract stops the run,
+# because an extract that is there but unrecognised would be read as "not supplied".
+DATA_SUFFIXES = (".csv", ".parquet", ".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".tsv", ".txt", ".xlsx", ".xls", ".json")
+COMPRESSED = (".zip", ".bz2", ".xz", ".zst", ".7z")
 # Columns the loader adds to every raw table. `_row_order` orders rows as the contract does for
 # repeated ids: files in name order, rows in file order.
 SOURCE_COLUMNS = ("_source_file", "_source_row", "_row_order")
@@ -40,12 +47,33 @@ class RawLoad:
     rows: int
     columns: list[str]
     rows_by_file: dict[Path, int]
+    absent_columns: list[str] = field(default_factory=list)  # nullable columns no file carries
+
+
+def data_suffix(path: Path) -> str | None:
+    """The suffix that makes `path` an extract file (`.csv`, `.parquet`, `.csv.gz`), any case."""
+    name = path.name.lower()
+    return next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+
+
+def _stem(path: Path) -> str:
+    suffix = data_suffix(path)
+    return path.name[: -len(suffix)] if suffix else path.name
+
+
+def _is_hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def _looks_like_data(path: Path) -> bool:
+    return path.is_dir() or any(path.name.lower().endswith(s) for s in DATA_SUFFIXES)
 
 
 def find_extract_files(extracts_dir: Path, name: str) -> list[Path] | None:
-    """The files of one extract in name order; None when the extract is absent."""
-    candidates = [extracts_dir / f"{name}{suffix}" for suffix in SUFFIXES] + [extracts_dir / name]
-    found = [p for p in candidates if p.exists()]
+    """The files of one extract in name order; None when the extract is absent. Names match
+    whatever their case (`population.CSV`), and gzip-compressed CSV (`.csv.gz`) is read as CSV."""
+    entries = sorted(p for p in extracts_dir.iterdir() if not _is_hidden(p)) if extracts_dir.is_dir() else []
+    found = [p for p in entries if (p.is_dir() and p.name.lower() == name) or (p.is_file() and data_suffix(p) and _stem(p).lower() == name)]
     if len(found) > 1:
         names = ", ".join(str(p) for p in found)
         raise ExtractFileError(f"extract {name}: more than one source ({names}); keep one")
@@ -56,26 +84,71 @@ def find_extract_files(extracts_dir: Path, name: str) -> list[Path] | None:
         return [source]
     files = []
     for path in sorted(source.iterdir(), key=lambda p: p.name):
-        if path.name.startswith("."):
-            continue  # hidden files (.DS_Store, editor swap files) are not data
-        if not path.is_file() or path.suffix.lower() not in SUFFIXES:
-            raise ExtractFileError(f"{path}: not a .csv or .parquet file (extract {name})")
+        if _is_hidden(path):
+            continue  # hidden files (.DS_Store, .done markers, editor swap files) are not data
+        if not path.is_file() or data_suffix(path) is None:
+            raise ExtractFileError(f"{path}: {_not_readable(path)} (extract {name}: a folder holds .csv, .csv.gz or .parquet files)")
         files.append(path)
     return files  # possibly none: "any number of files"
 
 
+def _not_readable(path: Path) -> str:
+    lower = path.name.lower()
+    compressed = next((s for s in COMPRESSED if lower.endswith(s)), None)
+    if compressed:
+        return f"compressed as {compressed}, which the pipeline cannot read: decompress it (or gzip it as .csv.gz)"
+    if lower.endswith(".gz"):
+        return "gzip is read only for CSV files named .csv.gz"
+    return "not a .csv, .csv.gz or .parquet file"
+
+
+def unrecognised_files(extracts_dir: Path, names: list[str]) -> tuple[list[str], list[Path]]:
+    """Entries of the drop that match no extract: (problems naming each data file, other files).
+    Hidden files are ignored; a misspelt name gets a suggestion."""
+    problems, others = [], []
+    for path in sorted(extracts_dir.iterdir()):
+        if _is_hidden(path):
+            continue
+        stem = (path.name if path.is_dir() else _stem(path)).lower()
+        if stem in names and (path.is_dir() or data_suffix(path)):
+            continue
+        if not _looks_like_data(path):
+            others.append(path)
+            continue
+        base = stem.split(".")[0]
+        if base in names:
+            problems.append(f"{path}: {_not_readable(path)}")
+            continue
+        close = difflib.get_close_matches(base, names, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else f"; the extracts are {', '.join(names)}"
+        problems.append(f"{path}: matches no extract{hint}")
+    return problems, others
+
+
 def csv_header(path: Path) -> list[str]:
     """The header row of a CSV file, checking it is non-empty UTF-8."""
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except (OSError, EOFError) as error:
+        raise ExtractFileError(f"{path}: cannot be read as gzip-compressed CSV ({error})") from None
     if not head.strip():
         raise ExtractFileError(f"{path}: the file is empty")
     first_line = head.split(b"\n", 1)[0]
     try:
         text = first_line.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ExtractFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise ExtractFileError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8 (Excel: CSV UTF-8)"
+        ) from None
     header = next(csv.reader(io.StringIO(text)), [])
+    for delimiter, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if len(header) == 1 and delimiter in header[0]:
+            raise ExtractFileError(
+                f"{path}: the header is one column holding {word!s} ({delimiter!r}): the file looks {word[:-1]}-separated; "
+                "the contract needs comma-separated CSV"
+            )
     header = [name.strip() for name in header]
     if not any(header):
         raise ExtractFileError(f"{path}: the first line is not a header row")
@@ -89,12 +162,10 @@ def parquet_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, st
     try:
         rows = conn.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
     except duckdb.Error as error:
-        raise ExtractFileError(f"{path}: cannot be read as Parquet ({_first_line(error)})") from None
+        raise ExtractFileError(f"{path}: cannot be read as Parquet ({engine_explanation(error)})") from None
     return {row[0]: row[1] for row in rows}
 
 
-# Timestamps with a time zone are read as clock time in England, where the records are made.
-LOCAL_TIME_ZONE = "Europe/London"
 
 
 def parquet_as_text(column: str, parquet_type: str, expected_type: str | None) -> str:
@@ -111,13 +182,26 @@ def parquet_as_text(column: str, parquet_type: str, expected_type: str | None) -
     return f"CAST({value} AS VARCHAR)"
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+def engine_explanation(error: Exception) -> str:
+    """DuckDB's own explanation of a read error, without the lines that quote the data and
+    without its dump of reader options."""
+    kept = []
+    for line in str(error).strip().splitlines():
+        line = line.strip()
+        if not line or line.startswith("Possible fixes") or line.startswith("* ") or " = " in line:
+            continue
+        if line.startswith("Original Line"):
+            continue
+        kept.append(line)
+    explanation = "; ".join(kept)
+    if "utf-8" in explanation.lower() or "unicode" in explanation.lower():
+        explanation += "; save the file as UTF-8 (Excel: CSV UTF-8)"
+    return explanation
 
 
 def file_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     """Column name -> type as stored (always VARCHAR for CSV)."""
-    if path.suffix.lower() == ".csv":
+    if _is_csv(path):
         return {name: "VARCHAR" for name in csv_header(path)}
     return parquet_columns(conn, path)
 
@@ -130,7 +214,7 @@ FILE_ORDER_STRIDE = 10**12
 def _select_file(path: Path, columns: dict[str, str], file_index: int, expected: dict[str, str]) -> str:
     """A SELECT of one file's rows as text, with its source file, 1-based row number and order."""
     texts = ", ".join(f"{parquet_as_text(c, t, expected.get(c))} AS {quote_ident(c)}" for c, t in columns.items())
-    if path.suffix.lower() == ".csv":
+    if _is_csv(path):
         spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
         source = (
             f"read_csv({quote_literal(path)}, header = true, auto_detect = false, columns = {spec}, "
@@ -168,51 +252,51 @@ def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
         conn.execute(f"DROP {kind} {quote_ident(name)}")
 
 
-def load_raw(
-    conn: duckdb.DuckDBPyConnection,
-    extract: str,
-    required_columns: list[str],
-    files: list[Path],
-    table: str,
-    expected_types: dict[str, str] | None = None,
-) -> RawLoad:
-    """(Re)create view `table` over every row of `files` as text, plus the source columns.
-    `expected_types` (column -> DATE, TIMESTAMP, BIGINT or VARCHAR) guides reading typed Parquet."""
+def _is_csv(path: Path) -> bool:
+    return data_suffix(path) in (".csv", ".csv.gz")
+
+
+def load_raw(conn: duckdb.DuckDBPyConnection, extract: Extract, files: list[Path], table: str) -> RawLoad:
+    """(Re)create view `table` over every row of `files` as text, plus the source columns. A
+    nullable column that no file carries is null for every row (and recorded as absent); the
+    extract's types guide reading typed Parquet."""
     files = [path.resolve() for path in files]  # the view must work from any working directory
     if not files:
-        return create_empty_raw(conn, required_columns, table, present=True)
+        return create_empty_raw(conn, extract.columns, table, present=True)
     columns_by_file = {}
     for path in files:
         columns = file_columns(conn, path)
         reserved = [c for c in columns if c in SOURCE_COLUMNS]
         if reserved:
             raise ExtractFileError(f"{path}: column name(s) {', '.join(reserved)} are reserved for the pipeline")
-        missing = [c for c in required_columns if c not in columns]
+        missing = [c for c in extract.required_columns if c not in columns]
         if missing:
-            raise ExtractFileError(f"{path}: required column(s) missing for extract {extract}: {', '.join(missing)}")
+            raise ExtractFileError(f"{path}: required column(s) missing for extract {extract.name}: {', '.join(missing)}")
         columns_by_file[path] = columns
-    all_columns = list(required_columns)
+    all_columns = list(extract.columns)
     for columns in columns_by_file.values():
         all_columns += [c for c in columns if c not in all_columns]
+    absent = [c for c in extract.columns if not any(c in columns for columns in columns_by_file.values())]
 
     selects, rows_by_file = [], {}
+    expected_types = staging_types(extract)
     for file_index, (path, columns) in enumerate(columns_by_file.items()):
-        select = _select_file(path, columns, file_index, expected_types or {})
+        select = _select_file(path, columns, file_index, expected_types)
         # One full read of every CSV column, so that encoding errors and broken rows surface here,
         # naming the file; Parquet files carry their row count and were opened whole above.
-        touch_all = "".join(f", max(length({quote_ident(c)}))" for c in columns) if path.suffix.lower() == ".csv" else ""
+        touch_all = "".join(f", max(length({quote_ident(c)}))" for c in columns) if _is_csv(path) else ""
         try:
             rows_by_file[path] = conn.execute(f"SELECT count(*){touch_all} FROM ({select})").fetchall()[0][0]
         except duckdb.Error as error:
-            kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
-            raise ExtractFileError(f"{path}: cannot be read as {kind} ({_first_line(error)})") from None
+            kind = "CSV" if _is_csv(path) else "Parquet"
+            raise ExtractFileError(f"{path}: cannot be read as {kind} ({engine_explanation(error)})") from None
         missing_here = [c for c in all_columns if c not in columns]
         padding = "".join(f", NULL::VARCHAR AS {quote_ident(c)}" for c in missing_here)
         ordered = ", ".join(quote_ident(c) for c in all_columns)
         selects.append(f"SELECT {ordered}, _source_file, _source_row, _row_order FROM (SELECT *{padding} FROM ({select}))")
     drop_relation(conn, table)
     conn.execute(f"CREATE VIEW {table} AS " + " UNION ALL ".join(selects))
-    return RawLoad(extract, True, files, sum(rows_by_file.values()), all_columns, rows_by_file)
+    return RawLoad(extract.name, True, files, sum(rows_by_file.values()), all_columns, rows_by_file, absent)
 
 
 def create_empty_raw(conn: duckdb.DuckDBPyConnection, columns: list[str], table: str, present: bool = False) -> RawLoad:

@@ -3,10 +3,12 @@
 
 Nothing read is lost: rows read = rows accepted + rows quarantined, always (an asset check says so
 on every run). Of rows sharing an id, the first valid one (files in name order, rows in file order)
-is accepted and later ones are quarantined as repeats.
+is accepted and later ones are quarantined as repeats. Only contract rules reject a row; warnings
+(plausibility, or a bad value in a column the counts do not need) keep it, and every warning and
+normalisation is counted by extract, rule and file in `data_quality_findings`.
 
-Tens of millions of rows pass through here, so only the failing rows' order keys and reasons are
-kept between passes; accepted rows are typed straight from the raw table into staging.
+Tens of millions of rows pass through here, so only the rows with a finding are kept between
+passes; accepted rows are typed straight from the raw table into staging.
 """
 
 from __future__ import annotations
@@ -17,9 +19,21 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline.duck import row_count
-from pipeline.extract_files import SOURCE_COLUMNS
+from pipeline.extract_files import FILE_ORDER_STRIDE, SOURCE_COLUMNS
 from schemas.extracts import Extract
-from schemas.sql_rules import ExtractSql, compile_extract, quote_ident, quote_literal, raw_column
+from schemas.sql_rules import (
+    ExtractSql,
+    compile_extract,
+    normalised_text,
+    quote_ident,
+    quote_literal,
+    raw_column,
+    text_column,
+)
+
+FINDINGS_TABLE = "data_quality_findings"
+DEATH = quote_ident("death:date")
+NO_TEXT = "[]::VARCHAR[]"
 
 
 @dataclass(frozen=True)
@@ -28,42 +42,99 @@ class StagingCounts:
     read: int
     accepted: int
     quarantined: int
+    warned: int  # accepted rows with one or more warnings
+    normalised: int  # rows read with one or more values normalised
     by_reason: dict[str, int]
 
+    @property
+    def quarantined_share(self) -> float:
+        return self.quarantined / self.read if self.read else 0.0
 
-def _checked_rows(raw_table: str, compiled: ExtractSql) -> str:
-    """Every raw row with its raw text (as raw_column(name)) and typed value (as name) side by side."""
-    raws = ", ".join(f"{quote_ident(c.name)} AS {raw_column(c.name)}" for c in compiled.columns)
+
+def _typed_rows(raw_table: str, compiled: ExtractSql) -> str:
+    """Every raw row with, per column, its text as read, its normalised text and its typed value."""
+    texts = ", ".join(f"{quote_ident(c.name)} AS {text_column(c.name)}" for c in compiled.columns)
+    normalised = ", ".join(f"{c.normalised} AS {raw_column(c.name)}" for c in compiled.columns)
     typed = ", ".join(f"{c.typed} AS {quote_ident(c.name)}" for c in compiled.columns)
-    return f"(SELECT *, {typed} FROM (SELECT _row_order, {raws} FROM {raw_table}))"
+    return (
+        f"(SELECT *, {typed} FROM (SELECT *, {normalised} FROM (SELECT _row_order, {texts} FROM {raw_table})))"
+    )
 
 
-def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, today: dt.date) -> StagingCounts:
-    """`today`: the run date; rows dated after it are quarantined."""
+def _checked_rows(typed_rows: str, extract: Extract, compiled: ExtractSql) -> tuple[str, list[tuple[str, str]]]:
+    """Typed rows joined to what their references point at; and (predicate, reason expression) for
+    each reference. A reference to a rejected row says why that row was rejected (the root cause),
+    not just "not found"."""
+    joins, rules = [], []
+    for i, (column, target_extract, target) in enumerate(compiled.references):
+        found, cause = quote_ident(f"ref:{i}"), quote_ident(f"cause:{i}")
+        col = quote_ident(column)
+        joins.append(
+            f"LEFT JOIN (SELECT DISTINCT {quote_ident(target)} AS {found} FROM stg_{target_extract}) r{i} ON r{i}.{found} = t.{col}"
+        )
+        joins.append(
+            f"""LEFT JOIN (
+                SELECT {normalised_text(quote_ident(target))} AS {quote_ident(f'id:{i}')},
+                       {quote_literal(f'{column} rejected in {target_extract} (')} || replace(min(reason), '; ', ', ') || ')' AS {cause}
+                FROM quarantine_{target_extract} GROUP BY 1
+            ) c{i} ON c{i}.{quote_ident(f'id:{i}')} = t.{col}"""
+        )
+        rules.append((f"{col} IS NOT NULL AND {found} IS NULL", f"coalesce({cause}, {quote_literal(f'{column} not found in {target_extract}')})"))
+    if extract.activity_date and any(ref[:2] == ("person_id", "population") for ref in compiled.references):
+        joins.append(
+            f"LEFT JOIN (SELECT person_id AS {quote_ident('death:id')}, date_of_death AS {DEATH} FROM stg_population "
+            f"WHERE date_of_death IS NOT NULL) d ON d.{quote_ident('death:id')} = t.person_id"
+        )
+    return f"(SELECT * FROM {typed_rows} t {' '.join(joins)})", rules
+
+
+def _text_list(cases: list[str]) -> str:
+    return f"list_filter([{', '.join(cases)}], lambda r: r IS NOT NULL)" if cases else NO_TEXT
+
+
+def stage_extract(
+    conn: duckdb.DuckDBPyConnection, extract: Extract, today: dt.date, date_format: str | None = None
+) -> StagingCounts:
+    """`today`: the run date; rows dated after it are quarantined. `date_format`: the strptime
+    layout of this extract's dates when they are not YYYY-MM-DD (a setting, never guessed)."""
     name = extract.name
     raw_table, stg_table, quarantine_table = f"raw_{name}", f"stg_{name}", f"quarantine_{name}"
-    compiled = compile_extract(extract, today)
-    checked = _checked_rows(raw_table, compiled)
-    reasons = ", ".join(f"CASE WHEN {pred} THEN {quote_literal(reason)} END" for pred, reason in compiled.rules)
-    rejected = f"{name}__rejected"
+    compiled = compile_extract(extract, today, date_format)
+    typed = _typed_rows(raw_table, compiled)
+    checked, reference_rules = _checked_rows(typed, extract, compiled)
+    findings, rejected = f"{name}__findings", f"{name}__rejected"
 
-    # Pass 1: rows that break a rule, with every reason.
+    rejections = [f"CASE WHEN {f.predicate} THEN {quote_literal(f.reason)} END" for f in compiled.rejections]
+    rejections += [f"CASE WHEN {predicate} THEN {reason} END" for predicate, reason in reference_rules]
+    warnings = [f"CASE WHEN {f.predicate} THEN {quote_literal(f.reason)} END" for f in compiled.warnings]
+    if extract.activity_date and DEATH in checked:
+        warnings.append(f"CASE WHEN {extract.activity_date} > {DEATH} THEN 'activity after date_of_death' END")
+    fixes = [f"{quote_literal(c.name + ': ')} || ({c.fix})" for c in compiled.columns]
+
+    # Pass 1: rows with any finding: reasons to reject, warnings, normalisations.
     conn.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {rejected} AS
-        SELECT _row_order, array_to_string(reasons, '; ') AS reason
-        FROM (SELECT _row_order, list_filter([{reasons}], lambda r: r IS NOT NULL) AS reasons FROM {checked})
-        WHERE len(reasons) > 0
+        CREATE OR REPLACE TEMP TABLE {findings} AS
+        SELECT * FROM (
+            SELECT _row_order, {_text_list(rejections)} AS rejections, {_text_list(warnings)} AS warnings,
+                   {_text_list(fixes)} AS fixes
+            FROM {checked}
+        )
+        WHERE len(rejections) > 0 OR len(warnings) > 0 OR len(fixes) > 0
         """
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {rejected} AS
+            SELECT _row_order, array_to_string(rejections, '; ') AS reason FROM {findings} WHERE len(rejections) > 0"""
     )
     # Pass 2: of valid rows sharing an id, all but the first are repeats.
     if extract.id_column:
-        id_col = quote_ident(extract.id_column)
+        id_col = raw_column(extract.id_column)
         conn.execute(
             f"""
             INSERT INTO {rejected}
             WITH valid AS (
-                SELECT _row_order, {id_col} AS id FROM {raw_table}
+                SELECT _row_order, {id_col} AS id FROM {typed}
                 WHERE _row_order NOT IN (SELECT _row_order FROM {rejected})
             ), repeated_ids AS (
                 SELECT id FROM valid GROUP BY id HAVING count(*) > 1
@@ -76,12 +147,14 @@ def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, today: dt.d
             WHERE occurrence > 1
             """
         )
-    # Pass 3: everything else, typed.
-    typed_columns = ", ".join(f"CAST({quote_ident(c.name)} AS {c.sql_type}) AS {quote_ident(c.name)}" for c in compiled.columns)
+    # Pass 3: everything else, typed; a value a warning found unusable is null.
+    typed_columns = ", ".join(
+        f"CAST({compiled.kept(c.name)} AS {c.sql_type}) AS {quote_ident(c.name)}" for c in compiled.columns
+    )
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {stg_table} AS
-        SELECT {typed_columns} FROM {checked}
+        SELECT {typed_columns} FROM {typed}
         WHERE _row_order NOT IN (SELECT _row_order FROM {rejected})
         """
     )
@@ -96,6 +169,13 @@ def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, today: dt.d
         ORDER BY raw._row_order
         """
     )
+    _record_findings(conn, name, findings, rejected)
+    warned, normalised = conn.execute(
+        f"""SELECT count(*) FILTER (WHERE len(warnings) > 0 AND _row_order NOT IN (SELECT _row_order FROM {rejected})),
+                   count(*) FILTER (WHERE len(fixes) > 0)
+            FROM {findings}"""
+    ).fetchall()[0]
+    conn.execute(f"DROP TABLE {findings}")
     conn.execute(f"DROP TABLE {rejected}")
     by_reason = dict(
         conn.execute(
@@ -103,4 +183,30 @@ def stage_extract(conn: duckdb.DuckDBPyConnection, extract: Extract, today: dt.d
         ).fetchall()
     )
     read, accepted = row_count(conn, raw_table), row_count(conn, stg_table)
-    return StagingCounts(name, read, accepted, sum(by_reason.values()), by_reason)
+    return StagingCounts(name, read, accepted, sum(by_reason.values()), warned, normalised, by_reason)
+
+
+def _record_findings(conn: duckdb.DuckDBPyConnection, extract: str, findings: str, rejected: str) -> None:
+    """Counts of normalisations (every row read), warnings (accepted rows) and quarantine reasons,
+    by extract, file (its index in name order) and rule: what the data-quality report shows."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {FINDINGS_TABLE} "
+        "(extract VARCHAR, file_index BIGINT, kind VARCHAR, rule VARCHAR, rows BIGINT)"
+    )
+    conn.execute(f"DELETE FROM {FINDINGS_TABLE} WHERE extract = ?", [extract])
+    file_index = f"_row_order // {FILE_ORDER_STRIDE}"
+    conn.execute(
+        f"""
+        INSERT INTO {FINDINGS_TABLE}
+        SELECT ?, file_index, kind, rule, count(*) FROM (
+            SELECT {file_index} AS file_index, 'normalisation' AS kind, unnest(fixes) AS rule FROM {findings}
+            UNION ALL
+            SELECT {file_index}, 'warning', unnest(warnings) FROM {findings}
+            WHERE _row_order NOT IN (SELECT _row_order FROM {rejected})
+            UNION ALL
+            SELECT {file_index}, 'quarantine', unnest(string_split(reason, '; ')) FROM {rejected}
+        )
+        GROUP BY ALL
+        """,
+        [extract],
+    )

@@ -1,32 +1,43 @@
 """Compile the pandera extract models into DuckDB SQL.
 
 The models in `schemas.extracts` declare each column's type, nullability and checks once. Here the
-same declarations become SQL: an expression that turns the raw text into the typed value, and a
-list of (predicate, reason) pairs that are TRUE when a row breaks a rule. DuckDB evaluates them over
-millions of rows at scan speed; pandera is still the reference that tests hold staging tables to.
+same declarations become SQL, in three layers over the raw text of a row:
+
+1. normalised text: what a value means when it has one meaning (contract section 2): surrounding
+   whitespace removed, `NULL`/`NA`/empty text as null, `1950.0` as `1950`, `1` as department type
+   `01`, SQL Server and `T`-separated timestamps, explicit offsets converted to England clock time;
+   each change is labelled so that staging can count it;
+2. the typed value (NULL when the text does not parse);
+3. findings: (predicate, reason) pairs that are TRUE when a row breaks a rule. A contract rule
+   rejects the row; a rule on a column the counts do not need (a DETAIL column) or a plausibility
+   row rule is a warning: the row stays and the unusable value is read as null.
+
+DuckDB evaluates them over millions of rows at scan speed; pandera is still the reference that
+tests and checks hold staging tables to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
-from schemas.extracts import Extract
+from schemas.extracts import CODE, DETAIL, REQUIRED, Extract
 
 DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-# A `T` separator is accepted too; Parquet timestamps cast to text may carry fractions of a second.
-TIMESTAMP_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+# SQL Server writes dates as midnight timestamps: `2024-03-31 00:00:00.000`.
+MIDNIGHT_PATTERN = DATE_PATTERN + r"[ T]00:00(:00(\.0+)?)?"
+# A `T` or a space, with or without seconds or fractions of a second.
+TIMESTAMP_PATTERN = DATE_PATTERN + r"[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+CANONICAL_TIMESTAMP = DATE_PATTERN + r" [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+OFFSET_PATTERN = r" ?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
 INTEGER_PATTERN = r"-?[0-9]{1,18}"
-
-
-@dataclass(frozen=True)
-class ColumnSql:
-    name: str
-    sql_type: str
-    typed: str  # expression over the raw text column giving the typed value (NULL when it fails)
-    type_error: str | None  # reason when the raw text is present but does not parse
+WHOLE_FLOAT_PATTERN = r"-?[0-9]{1,18}\.0+"
+# Clock time in England, where the records are made.
+LOCAL_TIME_ZONE = "Europe/London"
+NULL_TEXTS = ("", "NULL", "NA")
+WHITESPACE = " \t\r\n"
 
 
 def quote_ident(name: str) -> str:
@@ -37,32 +48,118 @@ def quote_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def column_sql(name: str, dtype: pl.DataType, source: str) -> ColumnSql:
-    """How the raw text `source` becomes a value of the model's type."""
+def raw_column(name: str) -> str:
+    """How compiled SQL names a column's normalised text: beside the typed one of the same name."""
+    return quote_ident(f"raw:{name}")
+
+
+def text_column(name: str) -> str:
+    """How compiled SQL names a column's text exactly as read."""
+    return quote_ident(f"text:{name}")
+
+
+def fix_column(name: str) -> str:
+    """How compiled SQL names the label of the normalisation applied to a column's value."""
+    return quote_ident(f"fix:{name}")
+
+
+@dataclass(frozen=True)
+class ColumnSql:
+    name: str
+    sql_type: str
+    normalised: str  # expression over the text as read giving the normalised text
+    typed: str  # expression over raw_column(name) giving the typed value (NULL when it fails)
+    fix: str  # expression labelling the normalisation applied (NULL when none)
+    type_error: str | None  # reason when the text is present but does not parse
+    detail: bool = False  # a column the counts do not need: its bad values are warnings
+    required: bool = True  # a value must be present
+
+
+def _matches(value: str, pattern: str) -> str:
+    return f"regexp_full_match({value}, {quote_literal(pattern)})"
+
+
+def normalised_text(text: str) -> str:
+    nulls = ", ".join(quote_literal(v) for v in NULL_TEXTS)
+    trimmed = f"trim({text}, {quote_literal(WHITESPACE)})"
+    return f"CASE WHEN upper({trimmed}) IN ({nulls}) THEN NULL ELSE {trimmed} END"
+
+
+def _whole_float_as_integer(value: str) -> str:
+    return f"CASE WHEN {_matches(value, WHOLE_FLOAT_PATTERN)} THEN regexp_replace({value}, '\\.0+$', '') ELSE {value} END"
+
+
+def column_sql(
+    name: str, dtype: pl.DataType, metadata: dict | None = None, nullable: bool = False, date_format: str | None = None
+) -> ColumnSql:
+    """How the text of column `name` becomes a value of the model's type. `date_format` (strptime)
+    names the layout of dates that are not YYYY-MM-DD, for a file that uses one (never guessed)."""
+    metadata = metadata or {}
+    text, raw = text_column(name), raw_column(name)
+    trimmed = normalised_text(text)
+    detail = bool(metadata.get(DETAIL))
+    required = (not nullable) or bool(metadata.get(REQUIRED))
+    common_fix = (
+        f"WHEN {text} IS NOT NULL AND {raw} IS NULL THEN 'NULL, NA or empty text read as null' "
+        f"WHEN {text} <> {raw} AND trim({text}, {quote_literal(WHITESPACE)}) = {raw} THEN 'surrounding whitespace removed' "
+    )
+
+    def made(sql_type, normalised, typed, specific_fix, type_error):
+        fix = f"CASE {common_fix}{specific_fix} END"
+        return ColumnSql(name, sql_type, normalised, typed, fix, type_error, detail, required)
+
     if dtype == pl.Date:
-        return ColumnSql(
-            name,
-            "DATE",
-            f"CASE WHEN regexp_full_match({source}, '{DATE_PATTERN}') THEN TRY_CAST({source} AS DATE) END",
-            f"{name} is not a valid YYYY-MM-DD date",
+        typed = (
+            f"CASE WHEN {_matches(raw, DATE_PATTERN)} THEN TRY_CAST({raw} AS DATE) "
+            f"WHEN {_matches(raw, MIDNIGHT_PATTERN)} THEN TRY_CAST(left({raw}, 10) AS DATE) "
+            + (f"WHEN {raw} IS NOT NULL THEN TRY_CAST(try_strptime({raw}, {quote_literal(date_format)}) AS DATE) " if date_format else "")
+            + "END"
         )
+        fix = f"WHEN {_matches(raw, MIDNIGHT_PATTERN)} THEN 'midnight timestamp read as a date' "
+        if date_format:
+            fix += f"WHEN NOT {_matches(raw, DATE_PATTERN)} AND {quote_ident(name)} IS NOT NULL THEN 'date read as {date_format}' "
+        error = f"{name} is not a valid YYYY-MM-DD date" + (f" or {date_format}" if date_format else "")
+        return made("DATE", trimmed, typed, fix, error)
     if isinstance(dtype, pl.Datetime):
-        return ColumnSql(
-            name,
-            "TIMESTAMP",
-            f"CASE WHEN regexp_full_match({source}, '{TIMESTAMP_PATTERN}') "
-            f"THEN TRY_CAST(replace({source}, 'T', ' ') AS TIMESTAMP) END",
-            f"{name} is not a valid YYYY-MM-DD HH:MM:SS timestamp",
+        as_text = f"replace({raw}, 'T', ' ')"
+        typed = (
+            f"CASE WHEN {_matches(raw, TIMESTAMP_PATTERN)} THEN TRY_CAST({as_text} AS TIMESTAMP) "
+            f"WHEN {_matches(raw, TIMESTAMP_PATTERN + OFFSET_PATTERN)} "
+            f"THEN timezone('{LOCAL_TIME_ZONE}', TRY_CAST({as_text} AS TIMESTAMPTZ)) "
+            + (
+                f"WHEN {raw} IS NOT NULL THEN coalesce(try_strptime({raw}, {quote_literal(date_format + ' %H:%M:%S')}), "
+                f"try_strptime({raw}, {quote_literal(date_format + ' %H:%M')})) "
+                if date_format else ""
+            )
+            + "END"
         )
+        fix = (
+            f"WHEN {_matches(raw, TIMESTAMP_PATTERN + OFFSET_PATTERN)} THEN 'offset converted to England clock time' "
+            f"WHEN {_matches(raw, TIMESTAMP_PATTERN)} AND NOT {_matches(raw, CANONICAL_TIMESTAMP)} "
+            "THEN 'timestamp with a T or without seconds' "
+        )
+        if date_format:
+            fix += f"WHEN NOT {_matches(raw, TIMESTAMP_PATTERN)} AND {quote_ident(name)} IS NOT NULL THEN 'timestamp read as {date_format}' "
+        error = f"{name} is not a valid YYYY-MM-DD HH:MM:SS timestamp"
+        return made("TIMESTAMP", trimmed, typed, fix, error)
     if dtype.is_integer():
-        return ColumnSql(
-            name,
-            "BIGINT",
-            f"CASE WHEN regexp_full_match({source}, '{INTEGER_PATTERN}') THEN TRY_CAST({source} AS BIGINT) END",
-            f"{name} is not a whole number",
-        )
+        normalised = _whole_float_as_integer(trimmed)
+        typed = f"CASE WHEN {_matches(raw, INTEGER_PATTERN)} THEN TRY_CAST({raw} AS BIGINT) END"
+        fix = f"WHEN {_matches(trimmed, WHOLE_FLOAT_PATTERN)} THEN 'whole-number float read as an integer' "
+        return made("BIGINT", normalised, typed, fix, f"{name} is not a whole number")
     if dtype == pl.String:
-        return ColumnSql(name, "VARCHAR", source, None)
+        width = metadata.get(CODE)
+        if width is None:
+            return made("VARCHAR", trimmed, raw, "", None)
+        # A code that a spreadsheet or a typed file turned into a number: 21.0 is 21, and a
+        # fixed-width code that lost its leading zeros (department type 1) is 01.
+        normalised = _whole_float_as_integer(trimmed)
+        fix = f"WHEN {_matches(trimmed, WHOLE_FLOAT_PATTERN)} THEN 'whole-number float read as a code' "
+        if width:
+            unpadded = f"[0-9]{{1,{width - 1}}}"
+            normalised = f"CASE WHEN {_matches(normalised, unpadded)} THEN lpad({normalised}, {width}, '0') ELSE {normalised} END"
+            fix = f"WHEN {_matches(trimmed, unpadded)} THEN 'leading zero restored' " + fix
+        return made("VARCHAR", normalised, raw, fix, None)
     raise TypeError(f"no SQL rule for column {name} of type {dtype}")
 
 
@@ -89,31 +186,43 @@ def check_sql(column: str, check_name: str, stats: dict) -> list[tuple[str, str]
 
 
 @dataclass(frozen=True)
+class Finding:
+    """A predicate over typed columns, TRUE when a row breaks the rule."""
+
+    predicate: str
+    reason: str
+    warn: bool = False  # a warning keeps the row; a rejection quarantines it
+    nulls: tuple[str, ...] = ()  # columns read as null when a warning applies
+
+
+@dataclass(frozen=True)
 class ExtractSql:
     columns: list[ColumnSql]
-    rules: list[tuple[str, str]]  # (broken-when predicate over typed columns, reason)
+    findings: list[Finding]
+    references: list[tuple[str, str, str]] = field(default_factory=list)  # (column, extract, target column)
+
+    @property
+    def rejections(self) -> list[Finding]:
+        return [f for f in self.findings if not f.warn]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.warn]
+
+    def kept(self, column: str) -> str:
+        """The staged value of `column`: its typed value, or NULL when a warning says it is unusable."""
+        unusable = [f"coalesce({f.predicate}, false)" for f in self.warnings if column in f.nulls]
+        if not unusable:
+            return quote_ident(column)
+        return f"CASE WHEN {' OR '.join(unusable)} THEN NULL ELSE {quote_ident(column)} END"
 
 
-def raw_column(name: str) -> str:
-    """How compiled SQL names a raw text column: beside the typed one of the same name."""
-    return quote_ident(f"raw:{name}")
-
-
-def staging_columns(extract: Extract) -> list[ColumnSql]:
-    """The typed columns of `stg_<extract>`, in model order, computed from the raw_column()s."""
+def staging_columns(extract: Extract, date_format: str | None = None) -> list[ColumnSql]:
+    """The typed columns of `stg_<extract>`, in model order."""
     return [
-        column_sql(name, column.dtype.type, raw_column(name))
+        column_sql(name, column.dtype.type, column.metadata, column.nullable, date_format)
         for name, column in extract.model.to_schema().columns.items()
     ]
-
-
-def rows_breaking_rules_sql(extract: Extract, table: str, today: dt.date) -> str:
-    """Count the rows of a typed table that break any rule of the extract: the same compiled rules,
-    with each typed value standing in for its raw text."""
-    compiled = compile_extract(extract, today)
-    as_raw = ", ".join(f"CAST({quote_ident(c.name)} AS VARCHAR) AS {raw_column(c.name)}" for c in compiled.columns)
-    broken = " OR ".join(f"coalesce({predicate}, false)" for predicate, _ in compiled.rules)
-    return f"SELECT count(*) FROM (SELECT *, {as_raw} FROM {table}) WHERE {broken}"
 
 
 def staging_types(extract: Extract) -> dict[str, str]:
@@ -121,26 +230,37 @@ def staging_types(extract: Extract) -> dict[str, str]:
     return {c.name: c.sql_type for c in staging_columns(extract)}
 
 
-def compile_extract(extract: Extract, today: dt.date) -> ExtractSql:
+def reference_predicate(column: str, extract: str, target: str) -> str:
+    return f"{quote_ident(column)} NOT IN (SELECT {quote_ident(target)} FROM stg_{extract})"
+
+
+def compile_extract(extract: Extract, today: dt.date, date_format: str | None = None) -> ExtractSql:
     schema = extract.model.to_schema()
-    columns = staging_columns(extract)
-    rules: list[tuple[str, str]] = []
+    columns = staging_columns(extract, date_format)
+    findings: list[Finding] = []
     for sql, (name, column) in zip(columns, schema.columns.items(), strict=True):
         raw = raw_column(name)
-        if not column.nullable:
-            rules.append((f"{raw} IS NULL", f"{name} is missing"))
+        nulls = (name,) if sql.detail else ()
+        if sql.required:
+            findings.append(Finding(f"{raw} IS NULL", f"{name} is missing", sql.detail, nulls))
         if sql.type_error:
-            rules.append((f"{raw} IS NOT NULL AND {quote_ident(name)} IS NULL", sql.type_error))
+            findings.append(Finding(f"{raw} IS NOT NULL AND {quote_ident(name)} IS NULL", sql.type_error, sql.detail, nulls))
         for check in column.checks:
-            rules.extend(check_sql(name, check.name, check.statistics))
+            for predicate, reason in check_sql(name, check.name, check.statistics):
+                findings.append(Finding(predicate, reason, sql.detail, nulls))
     today_sql = f"DATE '{today.isoformat()}'"
     for rule in extract.row_rules:
-        rules.append((rule.broken_when.format(today=today_sql), rule.reason))
-    for ref in extract.references:
-        rules.append(
-            (
-                f"{quote_ident(ref.column)} NOT IN (SELECT {quote_ident(ref.target_column)} FROM stg_{ref.extract})",
-                f"{ref.column} not found in {ref.extract}",
-            )
-        )
-    return ExtractSql(columns, rules)
+        findings.append(Finding(rule.broken_when.format(today=today_sql), rule.reason, rule.warn, rule.nulls))
+    references = [(ref.column, ref.extract, ref.target_column) for ref in extract.references]
+    return ExtractSql(columns, findings, references)
+
+
+def rows_breaking_rules_sql(extract: Extract, table: str, today: dt.date) -> str:
+    """Count the rows of a typed table that break any contract rule of the extract: the compiled
+    rules, with each typed value standing in for its text. An independent re-reading of what
+    staging accepted: a row slipped past the staging passes is found here."""
+    compiled = compile_extract(extract, today)
+    as_raw = ", ".join(f"CAST({quote_ident(c.name)} AS VARCHAR) AS {raw_column(c.name)}" for c in compiled.columns)
+    predicates = [f.predicate for f in compiled.rejections] + [reference_predicate(*r) for r in compiled.references]
+    broken = " OR ".join(f"coalesce({p}, false)" for p in predicates)
+    return f"SELECT count(*) FROM (SELECT *, {as_raw} FROM {table}) WHERE {broken}"

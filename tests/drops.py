@@ -20,7 +20,6 @@ from cohorts.register import build_person_register
 from pipeline.extract_files import create_empty_raw, find_extract_files, load_raw
 from pipeline.staging import stage_extract
 from schemas.extracts import EXTRACTS
-from schemas.sql_rules import staging_types
 
 AS_OF = "2025-03-31"
 
@@ -115,17 +114,20 @@ def write_drop(folder: Path, **extracts: list[dict]) -> Path:
     return folder
 
 
-def stage_drop(conn: duckdb.DuckDBPyConnection, folder: Path, today: dt.date | None = None) -> dict:
+def stage_drop(
+    conn: duckdb.DuckDBPyConnection, folder: Path, today: dt.date | None = None, date_formats: dict | None = None
+) -> dict:
     """Load and check every extract as the staging assets do; returns the staging counts."""
     today = today or dt.date.today()
+    date_formats = date_formats or {}
     counts = {}
     for name, spec in EXTRACTS.items():
         files = find_extract_files(folder, name)
         if files is not None:
-            load_raw(conn, name, spec.columns, files, f"raw_{name}", staging_types(spec))
+            load_raw(conn, spec, files, f"raw_{name}")
         else:
             create_empty_raw(conn, spec.columns, f"raw_{name}")
-        counts[name] = stage_extract(conn, spec, today)
+        counts[name] = stage_extract(conn, spec, today, date_formats.get(name))
     return counts
 
 

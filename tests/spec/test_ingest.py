@@ -81,10 +81,27 @@ def test_events_for_unknown_people_are_quarantined(tmp_path):
     assert counts["gp_appointments"].accepted == 1
 
 
-def test_events_of_a_quarantined_person_are_quarantined_too(tmp_path):
-    conn, _ = staged(tmp_path, population=[{**ME, "sex": "X"}], gp_appointments=[{"person_id": "p1"}])
-    assert quarantine(conn, "population") == [(1, "sex is not an allowed value")]
-    assert quarantine(conn, "gp_appointments") == [(1, "person_id not found in population")]
+def test_events_of_a_quarantined_person_are_quarantined_with_the_root_cause(tmp_path):
+    conn, _ = staged(
+        tmp_path, population=[{**ME, "birth_month": "13", "registration_start": None}], gp_appointments=[{"person_id": "p1"}]
+    )
+    assert quarantine(conn, "population") == [(1, "birth_month is above 12; registration_start is missing")]
+    assert quarantine(conn, "gp_appointments") == [
+        (1, "person_id rejected in population (birth_month is above 12, registration_start is missing)")
+    ]
+
+
+def test_root_causes_chain_through_practices_population_and_activity(tmp_path):
+    conn, _ = staged(
+        tmp_path,
+        practices=[{"neighbourhood_code": "../x"}],
+        population=[ME],
+        gp_appointments=[{"person_id": "p1"}],
+    )
+    ((_, reason),) = quarantine(conn, "gp_appointments")
+    assert reason == (
+        "person_id rejected in population (practice_code rejected in practices (neighbourhood_code has the wrong format))"
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +111,7 @@ def test_events_of_a_quarantined_person_are_quarantined_too(tmp_path):
 def test_unsafe_or_reserved_neighbourhood_codes_are_quarantined(tmp_path, code, reason):
     conn, _ = staged(tmp_path, practices=[{"neighbourhood_code": code}], population=[ME])
     assert quarantine(conn, "practices") == [(1, reason)]
-    assert quarantine(conn, "population") == [(1, "practice_code not found in practices")]
+    assert quarantine(conn, "population") == [(1, f"practice_code rejected in practices ({reason})")]
 
 
 def test_person_at_unknown_practice_is_quarantined(tmp_path):
@@ -120,24 +137,19 @@ def test_diagnoses_of_unknown_spells_are_quarantined(tmp_path):
     [
         ("population", {"birth_year": "1889"}, "birth_year is below 1890"),
         ("population", {"birth_year": "2999", "registration_start": "2999-12-01"}, "birth_year is in the future"),
-        ("population", {"birth_year": "2001", "registration_start": "2000-01-01"}, "registration_start before birth"),
         ("gp_appointments", {"appointment_date": "2999-01-01"}, "appointment_date is in the future"),
         ("ed_attendances", {"arrival_datetime": "2999-01-01 10:00:00"}, "arrival_datetime is in the future"),
         ("admissions", {"admission_date": "2999-01-01", "discharge_date": None}, "admission_date is in the future"),
         ("population", {"birth_month": "13"}, "birth_month is above 12"),
-        ("population", {"birth_month": "6.0"}, "birth_month is not a whole number"),
-        ("population", {"lsoa_code": "W01000001"}, "lsoa_code has the wrong format"),
-        ("population", {"imd_decile": "0"}, "imd_decile is below 1"),
+        ("population", {"birth_month": "6.5"}, "birth_month is not a whole number"),
         ("population", {"registration_start": None}, "registration_start is missing"),
         ("population", {"registration_start": "01/02/2020"}, "registration_start is not a valid YYYY-MM-DD date"),
-        ("population", {"registration_end": "1999-12-31"}, "registration_end before registration_start"),
         ("population", {"person_id": "x" * 65}, "person_id is too long"),
-        ("population", {"date_of_death": "1960-05-31"}, "date_of_death before birth"),
         ("gp_appointments", {"appt_status": "attended"}, "appt_status is not an allowed value"),
         ("gp_appointments", {"appointment_date": "2024-02-30"}, "appointment_date is not a valid YYYY-MM-DD date"),
         ("gp_appointments", {"appointment_date": "2024-2-3"}, "appointment_date is not a valid YYYY-MM-DD date"),
+        ("gp_appointments", {"appointment_date": "2025-01-15 09:30:00"}, "appointment_date is not a valid YYYY-MM-DD date"),
         ("ed_attendances", {"attendance_category": "5"}, "attendance_category is not an allowed value"),
-        ("ed_attendances", {"department_type": "1"}, "department_type is not an allowed value"),
         ("ed_attendances", {"arrival_datetime": "2025-01-01"}, "arrival_datetime is not a valid YYYY-MM-DD HH:MM:SS timestamp"),
         ("admissions", {"admission_method": "26"}, "admission_method is not an allowed value"),
         ("admissions", {"discharge_date": "2025-01-14"}, "discharge_date before admission_date"),
@@ -145,7 +157,7 @@ def test_diagnoses_of_unknown_spells_are_quarantined(tmp_path):
         ("gp_coded_events", {"snomed_code": "SCT123"}, "snomed_code has the wrong format"),
     ],
 )
-def test_row_breaking_a_rule_is_quarantined_with_its_reason(tmp_path, extract, row, reason):
+def test_row_breaking_a_contract_rule_is_quarantined_with_its_reason(tmp_path, extract, row, reason):
     target = {**ME, **row} if extract == "population" else {"person_id": "p1", **row}
     extracts = {"population": [target]} if extract == "population" else {"population": [ME], extract: [target]}
     conn, counts = staged(tmp_path, **extracts)
@@ -153,10 +165,115 @@ def test_row_breaking_a_rule_is_quarantined_with_its_reason(tmp_path, extract, r
     assert counts[extract].read == counts[extract].accepted + counts[extract].quarantined
 
 
+def findings(conn, extract, kind):
+    return dict(conn.execute(
+        "SELECT rule, rows FROM data_quality_findings WHERE extract = ? AND kind = ? ORDER BY rule", [extract, kind]
+    ).fetchall())
+
+
+# A bad value in a column the counts do not need, or an implausible row that no contract rule
+# covers: the row stays, the warning is counted, and an unusable value is read as null.
+@pytest.mark.parametrize(
+    "extract, row, warning, column",
+    [
+        ("population", {"sex": "1"}, "sex is not an allowed value", "sex"),
+        ("population", {"sex": None}, "sex is missing", "sex"),
+        ("population", {"imd_decile": "0"}, "imd_decile is below 1", "imd_decile"),
+        ("population", {"imd_decile": "five"}, "imd_decile is not a whole number", "imd_decile"),
+        ("population", {"lsoa_code": "W01000001"}, "lsoa_code has the wrong format", "lsoa_code"),
+        ("population", {"birth_year": "2001", "registration_start": "2000-01-01"}, "registration_start before birth", None),
+        ("population", {"registration_end": "1999-12-31"}, "registration_end before registration_start", None),
+        ("population", {"date_of_death": "1960-05-31"}, "date_of_death before birth", None),
+        ("population", {"date_of_death": "1999-12-31"}, "date_of_death before registration_start", None),
+        ("gp_appointments", {"appt_mode": "Carrier pigeon"}, "appt_mode is not an allowed value", "appt_mode"),
+        ("gp_appointments", {"hcp_type": None}, "hcp_type is missing", "hcp_type"),
+        ("ed_attendances", {"department_type": "06"}, "department_type is not an allowed value", "department_type"),
+        ("ed_attendances", {"arrival_mode": "by bus"}, "arrival_mode has the wrong format", "arrival_mode"),
+        (
+            "ed_attendances",
+            {"departure_datetime": "2025-01-15 09:00:00"},
+            "departure_datetime before arrival_datetime",
+            "departure_datetime",
+        ),
+        ("admission_diagnoses", {"diagnosis_position": "0"}, "diagnosis_position is below 1", "diagnosis_position"),
+        ("social_care_events", {"event_end_date": "2025-01-01"}, "event_end_date before event_start_date", None),
+        ("practices", {"pcn_name": None}, "pcn_name is missing", "pcn_name"),
+        ("practices", {"int_go_live_date": "soon"}, "int_go_live_date is not a valid YYYY-MM-DD date", "int_go_live_date"),
+    ],
+)
+def test_a_value_the_counts_do_not_need_is_a_warning_and_the_row_stays(tmp_path, extract, row, warning, column):
+    extracts = {"population": [{**ME, **row}]} if extract == "population" else {"population": [ME]}
+    if extract == "admission_diagnoses":
+        extracts["admissions"] = [{"spell_id": "s1", "person_id": "p1"}]
+        extracts[extract] = [{"spell_id": "s1", **row}]
+    elif extract == "practices":
+        extracts[extract] = [row]
+    elif extract != "population":
+        extracts[extract] = [{"person_id": "p1", **row}]
+    conn, counts = staged(tmp_path, **extracts)
+    assert counts[extract].quarantined == 0 and counts[extract].accepted == 1
+    assert counts[extract].warned == 1 and findings(conn, extract, "warning")[warning] == 1
+    if column:
+        assert conn.execute(f"SELECT {column} FROM stg_{extract}").fetchall() == [(None,)]
+    assert counts["population"].accepted == 1
+
+
+def test_activity_after_death_is_a_warning(tmp_path):
+    conn, counts = staged(
+        tmp_path,
+        population=[{**ME, "date_of_death": "2025-01-01"}],
+        gp_appointments=[{"person_id": "p1", "appointment_date": "2024-12-31"}, {"person_id": "p1", "appointment_date": "2025-01-02"}],
+    )
+    assert counts["gp_appointments"].accepted == 2
+    assert findings(conn, "gp_appointments", "warning") == {"activity after date_of_death": 1}
+
+
+# Values with one meaning are read as that meaning, and the normalisation is counted.
+@pytest.mark.parametrize(
+    "extract, row, column, value, normalisation",
+    [
+        ("gp_appointments", {"appt_status": " Attended "}, "appt_status", "Attended", "surrounding whitespace removed"),
+        ("gp_appointments", {"appointment_date": "2024-03-31 00:00:00.000"}, "appointment_date", "2024-03-31", "midnight timestamp read as a date"),
+        ("gp_appointments", {"appointment_date": "2024-03-31T00:00"}, "appointment_date", "2024-03-31", "midnight timestamp read as a date"),
+        ("population", {"birth_year": "1950.0"}, "birth_year", "1950", "whole-number float read as an integer"),
+        ("population", {"imd_decile": "NULL"}, "imd_decile", None, "NULL, NA or empty text read as null"),
+        ("population", {"lsoa_code": "NA"}, "lsoa_code", None, "NULL, NA or empty text read as null"),
+        ("ed_attendances", {"department_type": "1"}, "department_type", "01", "leading zero restored"),
+        ("ed_attendances", {"department_type": "3.0"}, "department_type", "03", "whole-number float read as a code"),
+        ("ed_attendances", {"attendance_category": "2.0"}, "attendance_category", "2", "whole-number float read as a code"),
+        ("ed_attendances", {"arrival_datetime": "2025-01-15T10:00:00"}, "arrival_datetime", "2025-01-15 10:00:00", "timestamp with a T or without seconds"),
+        ("ed_attendances", {"arrival_datetime": "2025-01-15 10:00"}, "arrival_datetime", "2025-01-15 10:00:00", "timestamp with a T or without seconds"),
+        ("ed_attendances", {"arrival_datetime": "2025-07-01 09:00:00+00:00"}, "arrival_datetime", "2025-07-01 10:00:00", "offset converted to England clock time"),
+        ("ed_attendances", {"arrival_datetime": "2025-01-15T10:00Z"}, "arrival_datetime", "2025-01-15 10:00:00", "offset converted to England clock time"),
+        ("ed_attendances", {"arrival_datetime": "2025-07-01 10:00:00+0100"}, "arrival_datetime", "2025-07-01 10:00:00", "offset converted to England clock time"),
+        ("admissions", {"admission_method": "21.0"}, "admission_method", "21", "whole-number float read as a code"),
+    ],
+)
+def test_values_with_one_meaning_are_normalised_and_counted(tmp_path, extract, row, column, value, normalisation):
+    target = {**ME, **row} if extract == "population" else {"person_id": "p1", **row}
+    extracts = {"population": [target]} if extract == "population" else {"population": [ME], extract: [target]}
+    conn, counts = staged(tmp_path, **extracts)
+    assert counts[extract].accepted == 1 and counts[extract].normalised == 1
+    assert conn.execute(f"SELECT CAST({column} AS VARCHAR) FROM stg_{extract}").fetchall() == [(value,)]
+    assert findings(conn, extract, "normalisation") == {f"{column}: {normalisation}": 1}
+
+
+def test_an_ambiguous_date_is_never_guessed_but_a_named_format_reads_it(tmp_path):
+    rows = [{"person_id": "p1", "appointment_date": "03/04/2024"}, {"person_id": "p1", "appointment_date": "31/03/2024"}]
+    write_drop(tmp_path, population=[ME], gp_appointments=rows)
+    conn = duckdb.connect()
+    counts = stage_drop(conn, tmp_path)
+    assert counts["gp_appointments"].quarantined == 2
+    counts = stage_drop(conn, tmp_path, date_formats={"gp_appointments": "%d/%m/%Y"})
+    assert counts["gp_appointments"].accepted == 2
+    dates = conn.execute("SELECT appointment_date::VARCHAR FROM stg_gp_appointments ORDER BY 1").fetchall()
+    assert dates == [("2024-03-31",), ("2024-04-03",)]
+
+
 def test_every_broken_rule_is_listed(tmp_path):
-    conn, _ = staged(tmp_path, population=[{**ME, "sex": "Q", "birth_month": "0", "imd_decile": "11"}])
+    conn, _ = staged(tmp_path, population=[{**ME, "birth_year": "1700", "birth_month": "0", "registration_start": "x"}])
     ((_, reason),) = quarantine(conn, "population")
-    assert reason == "sex is not an allowed value; birth_month is below 1; imd_decile is above 10"
+    assert reason == "birth_year is below 1890; birth_month is below 1; registration_start is not a valid YYYY-MM-DD date"
 
 
 def test_quarantine_keeps_the_raw_values_and_extra_columns(tmp_path):
@@ -258,7 +375,7 @@ def test_file_that_is_not_parquet_is_refused(tmp_path):
 def test_other_file_types_in_an_extract_folder_are_refused(tmp_path):
     (tmp_path / "gp_appointments").mkdir()
     (tmp_path / "gp_appointments" / "notes.txt").write_text("hello")
-    with pytest.raises(ExtractFileError, match="notes.txt: not a .csv or .parquet file"):
+    with pytest.raises(ExtractFileError, match="notes.txt: not a .csv, .csv.gz or .parquet file"):
         find_extract_files(tmp_path, "gp_appointments")
 
 
