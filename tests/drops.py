@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from cohorts.activity import build_person_activity
+from cohorts.events import build_person_events
 from cohorts.hiu import Thresholds, build_hiu_cohort, build_person_intensity
 from cohorts.period import Period
 from cohorts.register import build_person_register
@@ -138,6 +139,7 @@ def person_rows(
     period = Period(dt.date.fromisoformat(as_of))
     build_person_register(conn, period.as_of)
     supplied = social_care if social_care is not None else find_extract_files(folder, "social_care_events") is not None
+    build_person_events(conn)
     build_person_activity(conn, period, social_care_supplied=supplied)
     build_person_intensity(conn, thresholds)
     build_hiu_cohort(conn)
