@@ -206,11 +206,17 @@ def measure_columns(within: str = "TRUE") -> str:
     )
 
 
+def counted_by_any_measure() -> str:
+    """Events some measure takes: the rest (DNAs, planned follow-ups, electives) add to no column,
+    so leaving them out early keeps all-zero rows out of the results."""
+    return " OR ".join(f"({m.predicate})" for m in MEASURES.values())
+
+
 def person_counts_sql(events: str, start: dt.date, end: dt.date) -> str:
     """SELECT person_id, every measure in the window start..end, and social_care_involved (BOOLEAN).
 
-    Only people with at least one event that counts in the window (or makes them involved) have a
-    row: join it to a register and treat a missing row as zeros. social_care_involved is false, not
+    Only people with at least one event that a measure counts in the window, or with social care
+    involvement, have a row: join it to a register and treat a missing row as zeros. social_care_involved is false, not
     NULL, here; whether the social care feed was supplied at all is the caller's to know."""
     window, involved = in_window(start, end), social_care_involvement(start, end)
     return f"""
@@ -218,7 +224,7 @@ def person_counts_sql(events: str, start: dt.date, end: dt.date) -> str:
                {measure_columns(window)},
                coalesce(bool_or({involved}), false) AS social_care_involved
         FROM {events}
-        WHERE ({window}) OR {involved}
+        WHERE (({window}) AND ({counted_by_any_measure()})) OR {involved}
         GROUP BY person_id
     """
 
@@ -242,13 +248,12 @@ def monthly_counts_sql(
     source = f"{events} JOIN {register} USING (person_id)" if register else events
     window = in_window(month_start(first_month), month_end(last_month))
     groups = ", ".join(by)
-    counted_anywhere = " OR ".join(f"({m.predicate})" for m in MEASURES.values())
     return f"""
         SELECT {groups},
                CAST(date_trunc('month', event_date) AS DATE) AS month,
                {measure_columns()}
         FROM {source}
-        WHERE ({window}) AND ({counted_anywhere})
+        WHERE ({window}) AND ({counted_by_any_measure()})
         GROUP BY {groups}, month
     """
 
