@@ -148,6 +148,14 @@ def person_rows(
     return rows
 
 
+def events_connection(folder: Path) -> duckdb.DuckDBPyConnection:
+    """A connection holding the staged drop and its `person_events` table (caller closes it)."""
+    conn = duckdb.connect()
+    stage_drop(conn, folder)
+    build_person_events(conn)
+    return conn
+
+
 def frailty_rows(folder: Path, as_of: str = AS_OF) -> tuple[dict[str, dict], dict[str, list[int]]]:
     """Every scored person's eFI and HFRS, and their eFI deficits, from a drop."""
     from cohorts.frailty import build_efi, build_hfrs, load_reference_lists
