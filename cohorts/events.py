@@ -216,8 +216,9 @@ def person_counts_sql(events: str, start: dt.date, end: dt.date) -> str:
     """SELECT person_id, every measure in the window start..end, and social_care_involved (BOOLEAN).
 
     Only people with at least one event that a measure counts in the window, or with social care
-    involvement, have a row: join it to a register and treat a missing row as zeros. social_care_involved is false, not
-    NULL, here; whether the social care feed was supplied at all is the caller's to know."""
+    involvement, have a row: join it to a register and treat a missing row as zeros.
+    social_care_involved is false, not NULL, here; whether the social care feed was supplied at all
+    is the caller's to know."""
     window, involved = in_window(start, end), social_care_involvement(start, end)
     return f"""
         SELECT person_id,
