@@ -8,6 +8,7 @@ from assets.extracts import extract_supplied
 from assets.metadata import table_metadata
 from assets.staging import PERIOD_TABLE, read_period
 from cohorts.activity import build_person_activity
+from cohorts.events import build_person_events
 from cohorts.register import build_person_register
 from pipeline.resources import WAREHOUSE_POOL
 
@@ -50,6 +51,8 @@ def person_activity_12m(warehouse: DuckDBResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
         period, _ = read_period(conn)
         social_care = extract_supplied(conn, "social_care_events")
+        # Until person_events is its own asset, build it here: the counts are derived from it.
+        build_person_events(conn)
         build_person_activity(conn, period, social_care_supplied=social_care)
         metadata = table_metadata(conn, "person_activity_12m")
         totals = conn.execute(

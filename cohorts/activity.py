@@ -5,17 +5,18 @@
 - Emergency admissions: spells whose `admission_method` starts with 2, by admission date.
 - Social care involvement: a Request starting in the window, or a Service overlapping it.
 Activity anywhere counts, including at practices the person has since left.
+
+The rules themselves live in `cohorts.events` (the person event table and the measures over it);
+this module only puts the window's counts beside each person on the register.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from cohorts.period import Period, sql_date
-from schemas.codes import ED_COUNTED_CATEGORIES
+from cohorts.events import person_counts_sql
+from cohorts.period import Period
 from pipeline.duck import row_count
-
-COUNTED_CATEGORIES = ", ".join(f"'{c}'" for c in ED_COUNTED_CATEGORIES)
 
 
 def build_person_activity(
@@ -24,42 +25,23 @@ def build_person_activity(
     social_care_supplied: bool,
     register: str = "person_register",
     table: str = "person_activity_12m",
+    events: str = "person_events",
 ) -> int:
-    start, end = sql_date(period.start), sql_date(period.end)
+    """The register's columns, then the three 12-month counts (BIGINT, 0 when none) and
+    social_care_involved. `events` must already be built (`cohorts.events.build_person_events`)."""
     # Without a social care extract involvement is unknown (NULL), not "no".
-    social_care = "sc.person_id IS NOT NULL" if social_care_supplied else "NULL::BOOLEAN"
+    social_care = "coalesce(c.social_care_involved, false)" if social_care_supplied else "NULL::BOOLEAN"
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
-        WITH gp AS (
-            SELECT person_id, count(*) AS n FROM stg_gp_appointments
-            WHERE appt_status = 'Attended' AND appointment_date BETWEEN {start} AND {end}
-            GROUP BY person_id
-        ), ed AS (
-            SELECT person_id, count(*) AS n FROM stg_ed_attendances
-            WHERE attendance_category IN ({COUNTED_CATEGORIES})
-              AND CAST(arrival_datetime AS DATE) BETWEEN {start} AND {end}
-            GROUP BY person_id
-        ), emergency AS (
-            SELECT person_id, count(*) AS n FROM stg_admissions
-            WHERE admission_method LIKE '2%' AND admission_date BETWEEN {start} AND {end}
-            GROUP BY person_id
-        ), sc AS (
-            SELECT DISTINCT person_id FROM stg_social_care_events
-            WHERE (event_type = 'Request' AND event_start_date BETWEEN {start} AND {end})
-               OR (event_type = 'Service' AND event_start_date <= {end}
-                   AND (event_end_date IS NULL OR event_end_date >= {start}))
-        )
+        WITH c AS ({person_counts_sql(events, period.start, period.end)})
         SELECT r.*,
-               coalesce(gp.n, 0)::BIGINT AS gp_appointments_12m,
-               coalesce(ed.n, 0)::BIGINT AS ed_attendances_12m,
-               coalesce(emergency.n, 0)::BIGINT AS emergency_admissions_12m,
+               coalesce(c.gp_appointments, 0)::BIGINT AS gp_appointments_12m,
+               coalesce(c.ed_attendances, 0)::BIGINT AS ed_attendances_12m,
+               coalesce(c.emergency_admissions, 0)::BIGINT AS emergency_admissions_12m,
                {social_care} AS social_care_involved
         FROM {register} r
-        LEFT JOIN gp USING (person_id)
-        LEFT JOIN ed USING (person_id)
-        LEFT JOIN emergency USING (person_id)
-        LEFT JOIN sc USING (person_id)
+        LEFT JOIN c USING (person_id)
         """
     )
     return row_count(conn, table)

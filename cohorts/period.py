@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from pipeline.duck import scalar
@@ -33,6 +34,16 @@ class Period:
     @property
     def end(self) -> dt.date:
         return self.as_of
+
+
+def month_start(day: dt.date) -> dt.date:
+    """The first day of the calendar month holding `day`: how monthly series name their months."""
+    return day.replace(day=1)
+
+
+def month_end(day: dt.date) -> dt.date:
+    """The last day of the calendar month holding `day` (28, 29, 30 or 31)."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def sql_date(day: dt.date) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from cohorts.activity import build_person_activity
+from cohorts.events import build_person_events
 from cohorts.hiu import Thresholds, build_hiu_cohort, build_person_intensity
 from cohorts.period import Period
 from cohorts.register import build_person_register
@@ -140,12 +141,21 @@ def person_rows(
     period = Period(dt.date.fromisoformat(as_of))
     build_person_register(conn, period.as_of)
     supplied = social_care if social_care is not None else find_extract_files(folder, "social_care_events") is not None
+    build_person_events(conn)
     build_person_activity(conn, period, social_care_supplied=supplied)
     build_person_intensity(conn, thresholds)
     build_hiu_cohort(conn)
     rows = conn.sql("SELECT * FROM person_intensity").pl().rows_by_key("person_id", named=True, unique=True)
     conn.close()
     return rows
+
+
+def events_connection(folder: Path) -> duckdb.DuckDBPyConnection:
+    """A connection holding the staged drop and its `person_events` table (caller closes it)."""
+    conn = duckdb.connect()
+    stage_drop(conn, folder)
+    build_person_events(conn)
+    return conn
 
 
 def frailty_rows(folder: Path, as_of: str = AS_OF) -> tuple[dict[str, dict], dict[str, list[int]]]:
