@@ -1,10 +1,10 @@
 """Exports: the files INT leads and analysts download (contract section 4).
 
-Each export asset writes into this run's folder beside the output folder; `published_outputs`
+Each export asset writes into this run's folder inside the output folder; `published_outputs`
 moves them into place and writes `manifest.json` last, only after every export and its blocking
-checks passed. A failed run therefore never changes the files of the previous one.
+checks passed, and switches the warehouse to this run's state at the same time. A failed run
+therefore never changes the files, or the warehouse, of the previous one.
 """
-
 
 import datetime as dt
 import json
@@ -13,69 +13,56 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
-from dagster_duckdb import DuckDBResource
 
-from assets.staging import read_period
+from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
+from metrics.data_quality import build_report, render_markdown
 from metrics.disclosure import disclosure_controlled
-from pipeline.extract_files import ExtractFileError, unchanged_since
-from pipeline.exports import files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
-from pipeline.publish import publish, remove_abandoned_run_folders, run_folder
-from pipeline.resources import WAREHOUSE_POOL
-from pipeline.settings import HiuSettings
-from schemas.extracts import EXTRACTS
-from schemas.sql_rules import quote_literal
-from schemas.outputs import FrailtyCohort, FrailtySummary, HiuCohort, ServiceConcentration, data_dictionary
 from pipeline.duck import row_count
-
-def _run_dir(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, settings: HiuSettings) -> Path:
-    return run_folder(settings.output_path, context.run.run_id)
-
+from pipeline.exports import files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
+from pipeline.extract_files import ExtractFileError, unchanged_since
+from pipeline.publish import publish
+from schemas.extracts import EXTRACTS
+from schemas.outputs import FrailtyCohort, FrailtySummary, HiuCohort, ServiceConcentration, data_dictionary
+from schemas.sql_rules import quote_literal
 
 def neighbourhood_files(name: str, table: str, model, who: str) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
     """An export asset writing `neighbourhoods/<code>/<table>.parquet`, `.csv` and a data dictionary,
     and its blocking check that the files partition the table by neighbourhood."""
 
-    @dg.asset(
+    @warehouse_asset(
         name=name,
-        group_name="exports",
-        kinds={"parquet", "csv"},
-        pool=WAREHOUSE_POOL,
+        group="exports",
+        table=False,
+        kinds=("parquet", "csv"),
         deps=[table, "stg_practices"],
         description=(
             f"Per neighbourhood: `neighbourhoods/<code>/{table}.parquet` and `.csv` holding only {who} registered "
             f"at that neighbourhood's practices, and `{table}_dictionary.csv` explaining every column."
         ),
     )
-    def _files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
-        run_dir = _run_dir(context, settings)
-        with warehouse.get_connection() as conn:
-            codes = [r[0] for r in conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
-            frame = conn.sql(f"SELECT * FROM {table}").pl()
-        rows_by_neighbourhood = write_neighbourhood_files(frame, codes, run_dir, table, data_dictionary(model))
-        return dg.MaterializeResult(
-            metadata={
-                "neighbourhoods": len(codes),
-                "rows_by_neighbourhood": dg.MetadataValue.json(rows_by_neighbourhood),
-                "dagster/row_count": frame.height,
-            }
-        )
+    def _files(step: Step) -> dict:
+        codes = [r[0] for r in step.conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
+        frame = step.conn.sql(f"SELECT * FROM {table}").pl()
+        rows_by_neighbourhood = write_neighbourhood_files(frame, codes, step.warehouse.run_folder, table, data_dictionary(model))
+        return {
+            "neighbourhoods": len(codes),
+            "rows_by_neighbourhood": dg.MetadataValue.json(rows_by_neighbourhood),
+            "dagster/row_count": frame.height,
+        }
 
-    @dg.asset_check(
-        asset=_files,
+    @warehouse_check(
+        _files,
         name="files_partition_the_table",
-        blocking=True,
         description=(
             "Each neighbourhood's files hold only its own people (by practice), CSV and Parquet hold the same "
             f"rows, and together the files hold every row of `{table}` exactly once."
         ),
     )
-    def _partition(context: dg.AssetCheckExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
-        run_dir = _run_dir(context, settings)
-        with warehouse.get_connection() as conn:
-            practice_neighbourhood = dict(conn.execute("SELECT practice_code, neighbourhood_code FROM stg_practices").fetchall())
-            expected_ids = {r[0] for r in conn.execute(f"SELECT person_id FROM {table}").fetchall()}
+    def _partition(step: Step) -> dg.AssetCheckResult:
+        practice_neighbourhood = dict(step.conn.execute("SELECT practice_code, neighbourhood_code FROM stg_practices").fetchall())
+        expected_ids = {r[0] for r in step.conn.execute(f"SELECT person_id FROM {table}").fetchall()}
         problems, seen = [], []
-        for parquet in sorted(run_dir.glob(f"neighbourhoods/*/{table}.parquet")):
+        for parquet in sorted(step.warehouse.run_folder.glob(f"neighbourhoods/*/{table}.parquet")):
             code = parquet.parent.name
             frame = pl.read_parquet(parquet)
             csv_rows = pl.scan_csv(parquet.with_suffix(".csv"), infer_schema=False).select(pl.len()).collect().item()
@@ -92,7 +79,9 @@ def neighbourhood_files(name: str, table: str, model, who: str) -> tuple[dg.Asse
             problems.append(f"{len(seen) - len(set(seen))} people appear in more than one file")
         if set(seen) != expected_ids:
             problems.append(f"files hold {len(set(seen))} people, {table} {len(expected_ids)}")
-        return dg.AssetCheckResult(passed=not problems, metadata={"problems": "\n".join(problems) or "none", "people": len(seen)})
+        if problems:
+            return failed(f"{table} files: " + "; ".join(problems), people=len(seen))
+        return dg.AssetCheckResult(passed=True, metadata={"people": len(seen)})
 
     return _files, _partition
 
@@ -105,10 +94,10 @@ neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_f
 )
 
 
-@dg.asset(
-    group_name="exports",
-    kinds={"parquet", "csv"},
-    pool=WAREHOUSE_POOL,
+@warehouse_asset(
+    group="exports",
+    table=False,
+    kinds=("parquet", "csv"),
     deps=["service_concentration", "frailty_summary"],
     description=(
         "`metrics/service_concentration` and `metrics/frailty_summary`, each as `.parquet` and `.csv`, with "
@@ -116,37 +105,56 @@ neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_f
         "(counts 1-7 as `*`, others to the nearest 5, rates on 1-7 people hidden)."
     ),
 )
-def metric_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
-    folder = _run_dir(context, settings) / "metrics"
+def metric_files(step: Step) -> dict:
+    folder = step.warehouse.run_folder / "metrics"
     rows = {}
-    with warehouse.get_connection() as conn:
-        for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
-            frame = model.validate(conn.sql(f"SELECT * FROM {table}").pl())
-            write_parquet_and_csv(frame, folder, table)
-            data_dictionary(model).write_csv(folder / f"{table}_dictionary.csv")
-            counts, rates = PUBLISHED[table]
-            write_parquet_and_csv(disclosure_controlled(frame, counts, rates), folder / "published", table)
-            rows[table] = frame.height
-    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(rows)})
+    for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
+        frame = model.validate(step.conn.sql(f"SELECT * FROM {table}").pl())
+        write_parquet_and_csv(frame, folder, table)
+        data_dictionary(model).write_csv(folder / f"{table}_dictionary.csv")
+        counts, rates = PUBLISHED[table]
+        write_parquet_and_csv(disclosure_controlled(frame, counts, rates), folder / "published", table)
+        rows[table] = frame.height
+    return {"rows": dg.MetadataValue.json(rows)}
 
 
-@dg.asset(
-    group_name="exports",
-    kinds={"parquet"},
-    pool=WAREHOUSE_POOL,
+@warehouse_asset(
+    group="exports",
+    table=False,
+    kinds=("parquet",),
     deps=["quarantine_summary"],
     description="`quarantine/<extract>.parquet`: every rejected row with its source file, row number, values and reasons.",
 )
-def quarantine_files(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
-    folder = _run_dir(context, settings) / "quarantine"
+def quarantine_files(step: Step) -> dict:
+    folder = step.warehouse.run_folder / "quarantine"
     folder.mkdir(parents=True, exist_ok=True)
     rows = {}
-    with warehouse.get_connection() as conn:
-        for name in EXTRACTS:
-            path = folder / f"{name}.parquet"
-            conn.execute(f"COPY quarantine_{name} TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)")
-            rows[name] = row_count(conn, f"quarantine_{name}")
-    return dg.MaterializeResult(metadata={"rows_by_extract": dg.MetadataValue.json(rows), "dagster/row_count": sum(rows.values())})
+    for name in EXTRACTS:
+        path = folder / f"{name}.parquet"
+        step.conn.execute(f"COPY quarantine_{name} TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)")
+        rows[name] = row_count(step.conn, f"quarantine_{name}")
+    return {"rows_by_extract": dg.MetadataValue.json(rows), "dagster/row_count": sum(rows.values())}
+
+
+@warehouse_asset(
+    group="exports",
+    table=False,
+    kinds=("json", "markdown"),
+    deps=["quarantine_summary", "coverage_gaps", "feed_coverage", "extract_drop", PERIOD_TABLE],
+    description=(
+        "`quality/data_quality.md` and `.json`: per extract, rows read, normalisations applied, quarantine and "
+        "warnings by reason and file, column completeness, coverage by month; months with no or few rows; files "
+        "in the drop that were ignored. Counts only, never patient-level rows."
+    ),
+)
+def data_quality_report(step: Step) -> dict:
+    report = build_report(step.conn, step.period, str(step.settings.extracts_path.resolve()))
+    folder = step.warehouse.run_folder / "quality"
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown = render_markdown(report)
+    (folder / "data_quality.json").write_text(json.dumps(report, indent=2) + "\n")
+    (folder / "data_quality.md").write_text(markdown)
+    return {"report": dg.MetadataValue.md(markdown)}
 
 
 # table -> (count columns, {rate column: the counts it is built on}) for metrics/published/
@@ -175,47 +183,46 @@ def _row_count(path: Path) -> int | None:
     return None
 
 
-@dg.asset(
-    group_name="exports",
-    kinds={"json"},
-    pool=WAREHOUSE_POOL,
-    deps=["neighbourhood_cohort_files", "neighbourhood_frailty_files", "metric_files", "quarantine_files"],
+@warehouse_asset(
+    group="exports",
+    table=False,
+    kinds=("json",),
+    deps=["neighbourhood_cohort_files", "neighbourhood_frailty_files", "metric_files", "quarantine_files", "data_quality_report"],
     description=(
         "Moves this run's files into the output folder and writes `manifest.json` last: run id, times, "
         "as-of date, window, thresholds, extracts supplied, and every input and output file with its "
-        "row count and SHA-256."
+        "row count and SHA-256. At the same moment this run's warehouse becomes the warehouse."
     ),
 )
-def published_outputs(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: DuckDBResource):
-    run_dir = _run_dir(context, settings)
-    outputs = [p for p in files_under(run_dir)] if run_dir.exists() else []
+def published_outputs(step: Step) -> dict:
+    run_dir = step.warehouse.run_folder
+    outputs = files_under(run_dir) if run_dir.exists() else []
     if not outputs:
         raise RuntimeError(f"nothing to publish in {run_dir}: materialise the export assets in the same run")
-    with warehouse.get_connection() as conn:
-        period, period_row = read_period(conn)
-        inventory = conn.sql("SELECT * FROM extract_inventory ORDER BY extract").pl().rows_by_key("extract", named=True, unique=True)
-        read = conn.execute(
-            "SELECT extract, path, rows, bytes, epoch_us(modified) FROM extract_files ORDER BY extract, path"
-        ).fetchall()
-        # The raw views read the files again at every pass: a file that changed since the raw step
-        # (a drop still being copied in) may have let rows past the checks. Publish nothing.
-        changed = [path for _, path, _, size, modified in read if not unchanged_since(Path(path), size, modified)]
-        if changed:
-            raise ExtractFileError(
-                "input files changed while the run was reading them; nothing was published: " + ", ".join(changed)
-            )
-        inputs = [
-            {"extract": extract, "path": path, "rows": rows, "bytes": size, "sha256": sha256_of(Path(path))}
-            for extract, path, rows, size, _ in read
-        ]
-        staged = {
-            name: conn.execute(
-                f"SELECT (SELECT count(*) FROM stg_{name}), (SELECT count(*) FROM quarantine_{name})"
-            ).fetchall()[0]
-            for name in EXTRACTS
-        }
-    manifest = {
-        "run_id": context.run.run_id,
+    manifest = build_manifest(step, outputs)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    step.conn.close()  # the warehouse file is switched below: no connection may be open
+    moved = step.warehouse.switch(lambda: publish(run_dir, step.settings.output_path))
+    step.log.info(f"published {len(moved)} files to {step.settings.output_path.resolve()}")
+    return {
+        "output_dir": dg.MetadataValue.path(str(step.settings.output_path.resolve())),
+        "files": len(moved),
+        "not_supplied": dg.MetadataValue.json(manifest["not_supplied"]),
+    }
+
+
+def build_manifest(step: Step, outputs: list[Path]) -> dict:
+    conn, period, period_row = step.conn, step.period, step.period_row
+    inventory = conn.sql("SELECT * FROM extract_inventory ORDER BY extract").pl().rows_by_key("extract", named=True, unique=True)
+    counts = conn.sql("SELECT * FROM staging_counts").pl().rows_by_key("extract", named=True, unique=True)
+    read = conn.execute("SELECT extract, path, rows, bytes, epoch_us(modified) FROM extract_files ORDER BY extract, path").fetchall()
+    # The raw views read the files again at every pass: a file that changed since the raw step
+    # (a drop still being copied in) may have let rows past the checks. Publish nothing.
+    changed = [path for _, path, _, size, modified in read if not unchanged_since(Path(path), size, modified)]
+    if changed:
+        raise ExtractFileError("input files changed while the run was reading them; nothing was published: " + ", ".join(changed))
+    return {
+        "run_id": step.context.run.run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "as_of": period.as_of.isoformat(),
         "as_of_source": period_row["as_of_source"],
@@ -226,30 +233,28 @@ def published_outputs(context: dg.AssetExecutionContext, settings: HiuSettings, 
             "ed_attendances": period_row["ed_threshold"],
             "emergency_admissions": period_row["admissions_threshold"],
         },
+        "settings": {
+            "max_quarantine_share": step.settings.max_quarantine_share,
+            "date_formats": step.settings.date_formats,
+        },
         "extracts": {
             name: {
                 "supplied": bool(inventory.get(name, {}).get("present")),
                 "required": extract.required,
-                "rows_read": inventory.get(name, {}).get("rows_read", 0),
-                "rows_accepted": staged[name][0],
-                "rows_quarantined": staged[name][1],
+                "rows_read": counts.get(name, {}).get("rows_read", 0),
+                "rows_accepted": counts.get(name, {}).get("rows_accepted", 0),
+                "rows_quarantined": counts.get(name, {}).get("rows_quarantined", 0),
+                "rows_warned": counts.get(name, {}).get("rows_warned", 0),
+                "absent_columns": list(inventory.get(name, {}).get("absent_columns") or []),
             }
             for name, extract in EXTRACTS.items()
         },
         "not_supplied": [n for n in EXTRACTS if not inventory.get(n, {}).get("present")],
-        "inputs": inputs,
+        "inputs": [
+            {"extract": extract, "path": path, "rows": rows, "bytes": size, "sha256": sha256_of(Path(path))}
+            for extract, path, rows, size, _ in read
+        ],
         "outputs": [
-            {"path": str(p.relative_to(run_dir)), "rows": _row_count(p), "sha256": sha256_of(p)} for p in outputs
+            {"path": str(p.relative_to(step.warehouse.run_folder)), "rows": _row_count(p), "sha256": sha256_of(p)} for p in outputs
         ],
     }
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    moved = publish(run_dir, settings.output_path)
-    remove_abandoned_run_folders(settings.output_path)
-    context.log.info(f"published {len(moved)} files to {settings.output_path.resolve()}")
-    return dg.MaterializeResult(
-        metadata={
-            "output_dir": dg.MetadataValue.path(str(settings.output_path.resolve())),
-            "files": len(moved),
-            "not_supplied": dg.MetadataValue.json(manifest["not_supplied"]),
-        }
-    )

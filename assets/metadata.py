@@ -1,4 +1,5 @@
-"""Metadata an engineer wants on every table asset: row count, column schema and a preview."""
+"""Metadata an engineer wants on every table asset: row count, column schema, and a preview for
+tables of counts. Patient-level rows stay in the warehouse and the outputs: never in metadata."""
 
 
 import duckdb
@@ -6,14 +7,13 @@ import dagster as dg
 from pipeline.duck import row_count
 
 
-def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5, model=None) -> dict:
-    """`model`: a pandera model whose field descriptions describe the columns in the UI."""
+def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 20, model=None, preview: bool = False) -> dict:
+    """`model`: a pandera model whose field descriptions describe the columns in the UI.
+    `preview`: only for tables of aggregate counts, never person-level ones."""
     described = {n: c.description or "" for n, c in model.to_schema().columns.items()} if model else {}
     columns = conn.execute(f"DESCRIBE {table}").fetchall()
-    rows = row_count(conn, table)
-    preview = conn.sql(f"SELECT * FROM {table} LIMIT {preview_rows}").pl()
-    return {
-        "dagster/row_count": dg.MetadataValue.int(rows),
+    metadata = {
+        "dagster/row_count": dg.MetadataValue.int(row_count(conn, table)),
         "dagster/column_schema": dg.TableSchema(
             columns=[
                 dg.TableColumn(name=name, type=str(sql_type), description=described.get(name))
@@ -21,8 +21,10 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: in
             ]
         ),
         "dagster/table_name": dg.MetadataValue.text(table),
-        "preview": dg.MetadataValue.md(markdown_table(preview)),
     }
+    if preview:
+        metadata["preview"] = dg.MetadataValue.md(markdown_table(conn.sql(f"SELECT * FROM {table} LIMIT {preview_rows}").pl()))
+    return metadata
 
 
 def markdown_table(frame) -> str:

@@ -2,23 +2,23 @@
 
 import dagster as dg
 import pandera.polars as pa
-from dagster_duckdb import DuckDBResource
+
+from assets.factory import Step, failed, warehouse_check
+from assets.staging import pandera_summary
 
 
 def matches_model(asset: dg.AssetsDefinition, table: str, model: type[pa.DataFrameModel]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=asset,
+    @warehouse_check(
+        asset,
         name=f"{table}_matches_schema",
-        blocking=True,
         description=f"The whole `{table}` validates against the `{model.__name__}` model.",
     )
-    def _check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
-        with warehouse.get_connection() as conn:
-            frame = conn.sql(f"SELECT * FROM {table}").pl()
+    def _check(step: Step) -> dg.AssetCheckResult:
+        frame = step.conn.sql(f"SELECT * FROM {table}").pl()
         try:
             model.validate(frame, lazy=True)
         except pa.errors.SchemaErrors as error:
-            return dg.AssetCheckResult(passed=False, metadata={"failures": str(error.failure_cases.head(20))})
+            return failed(f"{table} does not match {model.__name__}: {pandera_summary(error)}")
         return dg.AssetCheckResult(passed=True, metadata={"rows": frame.height})
 
     return _check

@@ -1,71 +1,69 @@
-"""People: who is in the population on the as-of date, and what each of them used in 12 months."""
-
+"""People: who is in the population on the as-of date, one event table of everything they used,
+and what each of them used in 12 months."""
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from assets.extracts import extract_supplied
-from assets.metadata import table_metadata
-from assets.staging import PERIOD_TABLE, read_period
+from assets.factory import PERIOD_TABLE, Step, warehouse_asset
 from cohorts.activity import build_person_activity
 from cohorts.events import build_person_events
 from cohorts.register import build_person_register
-from pipeline.resources import WAREHOUSE_POOL
 
 
-@dg.asset(
-    group_name="people",
-    kinds={"duckdb"},
-    pool=WAREHOUSE_POOL,
+@warehouse_asset(
+    group="people",
     deps=["stg_population", "stg_practices", PERIOD_TABLE],
     description=(
         "Everyone in the population on the as-of date (registered on or before it, not deregistered "
         "or dead by it), with age, sex, deprivation, practice, PCN and neighbourhood."
     ),
 )
-def person_register(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse.get_connection() as conn:
-        period, _ = read_period(conn)
-        build_person_register(conn, period.as_of)
-        metadata = table_metadata(conn, "person_register")
-        by_neighbourhood = conn.execute(
-            "SELECT neighbourhood_code, count(*) FROM person_register GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-    return dg.MaterializeResult(
-        metadata={**metadata, "people_by_neighbourhood": dg.MetadataValue.json(dict(by_neighbourhood))}
-    )
+def person_register(step: Step) -> dict:
+    build_person_register(step.conn, step.period.as_of)
+    by_neighbourhood = step.conn.execute(
+        "SELECT neighbourhood_code, count(*) FROM person_register GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return {"people_by_neighbourhood": dg.MetadataValue.json(dict(by_neighbourhood))}
 
 
-@dg.asset(
-    group_name="people",
-    kinds={"duckdb"},
-    pool=WAREHOUSE_POOL,
-    deps=["person_register", "stg_gp_appointments", "stg_ed_attendances", "stg_admissions", "stg_social_care_events"],
+@warehouse_asset(
+    group="people",
+    deps=["stg_gp_appointments", "stg_ed_attendances", "stg_admissions", "stg_social_care_events"],
+    description=(
+        "The core event table: one row per GP appointment, ED attendance, hospital spell and social care "
+        "event, with whether the contract counts it, emergency, length of stay and ambulance arrival. Every "
+        "count (12-month counts, features at earlier dates, monthly series) derives from it."
+    ),
+)
+def person_events(step: Step) -> dict:
+    build_person_events(step.conn)
+    by_service = step.conn.execute(
+        "SELECT service, count(*), count(*) FILTER (WHERE counted) FROM person_events GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return {"events_by_service": dg.MetadataValue.json({s: {"rows": n, "counted": c} for s, n, c in by_service})}
+
+
+@warehouse_asset(
+    group="people",
+    deps=["person_register", "person_events", PERIOD_TABLE],
     description=(
         "Each registered person's activity in the 12-month window: attended GP appointments, ED "
         "attendances (planned follow-ups excluded), emergency admissions, and social care involvement "
         "(null when the social care extract was not supplied)."
     ),
 )
-def person_activity_12m(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse.get_connection() as conn:
-        period, _ = read_period(conn)
-        social_care = extract_supplied(conn, "social_care_events")
-        # Until person_events is its own asset, build it here: the counts are derived from it.
-        build_person_events(conn)
-        build_person_activity(conn, period, social_care_supplied=social_care)
-        metadata = table_metadata(conn, "person_activity_12m")
-        totals = conn.execute(
-            """SELECT sum(gp_appointments_12m), sum(ed_attendances_12m), sum(emergency_admissions_12m)
-               FROM person_activity_12m"""
-        ).fetchall()[0]
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            "window": f"{period.start} to {period.end}",
-            "gp_appointments": int(totals[0] or 0),
-            "ed_attendances": int(totals[1] or 0),
-            "emergency_admissions": int(totals[2] or 0),
-            "social_care_supplied": social_care,
-        }
-    )
+def person_activity_12m(step: Step) -> dict:
+    period = step.period
+    social_care = extract_supplied(step.conn, "social_care_events")
+    build_person_activity(step.conn, period, social_care_supplied=social_care)
+    totals = step.conn.execute(
+        """SELECT sum(gp_appointments_12m), sum(ed_attendances_12m), sum(emergency_admissions_12m)
+           FROM person_activity_12m"""
+    ).fetchall()[0]
+    return {
+        "window": f"{period.start} to {period.end}",
+        "gp_appointments": int(totals[0] or 0),
+        "ed_attendances": int(totals[1] or 0),
+        "emergency_admissions": int(totals[2] or 0),
+        "social_care_supplied": social_care,
+    }

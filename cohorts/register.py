@@ -29,8 +29,10 @@ def build_person_register(
         CREATE OR REPLACE TABLE {table} AS
         SELECT p.person_id, pr.neighbourhood_code, pr.neighbourhood_name, pr.pcn_code, pr.pcn_name,
                p.practice_code, pr.practice_name,
-               ({AGE_ON_AS_OF.format(as_of=as_of_sql)})::BIGINT AS age,
-               p.sex, p.imd_decile, p.lsoa_code
+               -- Registered before birth (a warning at staging): no age until they are born.
+               CAST(nullif(greatest({AGE_ON_AS_OF.format(as_of=as_of_sql)}, -1), -1) AS BIGINT) AS age,
+               -- A sex the extract gave no usable value for is unknown (a warning at staging).
+               coalesce(p.sex, 'U') AS sex, p.imd_decile, p.lsoa_code
         FROM {population} p
         JOIN {practices} pr USING (practice_code)
         WHERE p.registration_start <= {as_of_sql}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--extracts", metavar="DIR", help="extract drop folder (HIU_EXTRACTS_DIR, default data/sample)")
     run.add_argument("--output", metavar="DIR", help="output folder (HIU_OUTPUT_DIR, default outputs)")
     run.add_argument("--warehouse", metavar="FILE", help="DuckDB file (HIU_WAREHOUSE, default data/warehouse.duckdb)")
-    run.add_argument("--as-of", metavar="YYYY-MM-DD", help="as-of date (HIU_AS_OF, default the latest activity date)")
+    run.add_argument("--as-of", metavar="YYYY-MM-DD", help="as-of date (HIU_AS_OF, default the last day every required activity feed covers)")
     run.add_argument("--verbose", action="store_true", help="show every Dagster event")
 
     generate = commands.add_parser("generate", help="write a synthetic extract drop")
@@ -56,21 +57,26 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             os.environ[variable] = str(value)
 
-    from pipeline.runner import materialize_all
+    # Settings first, and before the definitions are imported (they read the settings too), so a
+    # bad value is one line, not a traceback.
     from pipeline.settings import HiuSettings
 
     try:
         settings = HiuSettings.from_env()
     except ValueError as error:
-        print(f"hiu run: {error}", file=sys.stderr)
+        print(f"hiu run: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+    from pipeline.runner import materialize_all
+
     started = time.monotonic()
     outcome = materialize_all(settings, log_level="DEBUG" if args.verbose else "CRITICAL")
     seconds = time.monotonic() - started
+    for message in outcome.warnings:
+        print(f"warning: {message}", file=sys.stderr)
     if not outcome.ok:
         print(
             f"hiu run FAILED after {seconds:.1f}s (run {outcome.run_id}); "
-            "the previous output files were left as they were.",
+            "nothing was published: the previous output files and warehouse are as they were.",
             file=sys.stderr,
         )
         for message in outcome.failures:
@@ -78,9 +84,28 @@ def run(args: argparse.Namespace) -> int:
         return 1
     output = Path(settings.output_dir).resolve()
     print(f"hiu run finished in {seconds:.1f}s (run {outcome.run_id})")
+    print(summary(output))
     print(f"cohort files: {output / 'neighbourhoods'}/<neighbourhood_code>/hiu_cohort.csv (and .parquet)")
+    print(f"data quality: {output / 'quality' / 'data_quality.md'}")
     print(f"metrics: {output / 'metrics'}  manifest: {output / 'manifest.json'}")
     return 0
+
+
+def summary(output: Path) -> str:
+    """The as-of date, the window and what each extract gave, from the manifest just published."""
+    manifest = json.loads((output / "manifest.json").read_text())
+    lines = [
+        f"as-of date {manifest['as_of']} ({manifest['as_of_source']}), window {manifest['window_start']} to {manifest['window_end']}",
+        f"{'extract':<22}{'read':>12}{'accepted':>12}{'quarantined':>13}{'warned':>10}",
+    ]
+    for name, counts in manifest["extracts"].items():
+        if not counts["supplied"]:
+            lines.append(f"{name:<22}{'not supplied':>12}")
+            continue
+        lines.append(
+            f"{name:<22}{counts['rows_read']:>12,}{counts['rows_accepted']:>12,}{counts['rows_quarantined']:>13,}{counts['rows_warned']:>10,}"
+        )
+    return "\n".join(lines)
 
 
 def generate(args: argparse.Namespace) -> int:

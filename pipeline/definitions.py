@@ -1,5 +1,6 @@
 """The Dagster definitions: what `dagster dev -m pipeline.definitions` shows and `hiu run` executes.
 
+Assets and checks are collected by loading their modules, so a new one cannot be left out.
 Settings are read from the HIU_* environment variables when the definitions are built.
 """
 
@@ -7,53 +8,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.cohorts import hiu_cohort, hiu_cohort_matches_schema, person_intensity
-from assets.exports import (
-    metric_files,
-    neighbourhood_cohort_files,
-    neighbourhood_cohort_files_check,
-    neighbourhood_frailty_files,
-    neighbourhood_frailty_files_check,
-    published_outputs,
-    quarantine_files,
-)
-from assets.frailty import efi_scores, frailty_cohort, frailty_cohort_matches_schema, frailty_reference_lists, hfrs_scores
-from assets.extracts import raw_assets
-from assets.metrics import frailty_summary, neighbourhoods_add_up_to_all, service_concentration
-from assets.people import person_activity_12m, person_register
-from assets.staging import quarantine_summary, reporting_period, staging_assets, staging_checks
+from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, staging
 from pipeline.resources import warehouse_resource
 from pipeline.settings import HiuSettings
 
-ALL_ASSETS = [
-    *raw_assets,
-    reporting_period,
-    *staging_assets,
-    quarantine_summary,
-    person_register,
-    person_activity_12m,
-    person_intensity,
-    frailty_reference_lists,
-    efi_scores,
-    hfrs_scores,
-    frailty_cohort,
-    hiu_cohort,
-    service_concentration,
-    frailty_summary,
-    neighbourhood_cohort_files,
-    neighbourhood_frailty_files,
-    metric_files,
-    quarantine_files,
-    published_outputs,
-]
-ALL_CHECKS = [
-    *staging_checks,
-    hiu_cohort_matches_schema,
-    frailty_cohort_matches_schema,
-    neighbourhoods_add_up_to_all,
-    neighbourhood_cohort_files_check,
-    neighbourhood_frailty_files_check,
-]
+ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, metrics, exports, model_checks]
 
 nightly_refresh = dg.ScheduleDefinition(
     name="nightly_refresh",
@@ -67,10 +26,10 @@ nightly_refresh = dg.ScheduleDefinition(
 def build_definitions(settings: HiuSettings | None = None) -> dg.Definitions:
     settings = settings or HiuSettings.from_env()
     return dg.Definitions(
-        assets=ALL_ASSETS,
-        asset_checks=ALL_CHECKS,
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         schedules=[nightly_refresh],
-        resources={"settings": settings, "warehouse": warehouse_resource(settings.warehouse)},
+        resources={"settings": settings, "warehouse": warehouse_resource(settings.warehouse, settings.output_dir)},
         # One process per run: DuckDB allows one writer, and steps share the warehouse file.
         executor=dg.in_process_executor,
     )

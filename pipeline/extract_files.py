@@ -182,20 +182,21 @@ def parquet_as_text(column: str, parquet_type: str, expected_type: str | None) -
     return f"CAST({value} AS VARCHAR)"
 
 
+# DuckDB's explanations worth passing on, besides its first line. Everything else is left out: the
+# lines that quote the offending row (patient-level data never goes into a message, a log or
+# Dagster metadata, and a quoted row can span several lines) and its dump of reader options.
+_EXPLAINING = ("Expected Number of Columns", "This can happen", "Invalid unicode", "Maximum line size")
+
+
 def engine_explanation(error: Exception) -> str:
-    """DuckDB's own explanation of a read error, without the lines that quote the data and
-    without its dump of reader options."""
-    kept = []
-    for line in str(error).strip().splitlines():
-        line = line.strip()
-        if not line or line.startswith("Possible fixes") or line.startswith("* ") or " = " in line:
-            continue
-        if line.startswith("Original Line"):
-            continue
-        kept.append(line)
+    """DuckDB's own explanation of a read error, without the data it quotes."""
+    lines = [line.strip() for line in str(error).strip().splitlines()]
+    kept = lines[:1] + [line for line in lines[1:] if line.startswith(_EXPLAINING)]
     explanation = "; ".join(kept)
-    if "utf-8" in explanation.lower() or "unicode" in explanation.lower():
+    if "unicode" in explanation.lower() or "utf-8" in explanation.lower():
         explanation += "; save the file as UTF-8 (Excel: CSV UTF-8)"
+    if "state machine" in explanation:
+        explanation += "; look for a stray quote or mixed line endings"
     return explanation
 
 

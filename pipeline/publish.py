@@ -6,7 +6,8 @@ its intent to a journal, and it moves the file it replaces, and any file of an e
 run did not write, into `<output>/.previous/`. `manifest.json` goes last. If anything fails,
 the journal is played backwards and the folder is as it was; if the process is killed half way,
 the next run (or publish) plays the journal back first. Only the files the pipeline owns are ever
-touched: `manifest.json` and everything under `neighbourhoods/`, `metrics/` and `quarantine/`.
+touched: `manifest.json` and everything under `neighbourhoods/`, `metrics/`, `quarantine/` and
+`quality/`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
-OWNED = ("manifest.json", "neighbourhoods", "metrics", "quarantine")
+OWNED = ("manifest.json", "neighbourhoods", "metrics", "quarantine", "quality")
 JOURNAL = ".publish-journal"
 BACKUP = ".previous"
 RUN_PREFIX = ".run-"
@@ -111,15 +111,3 @@ def publish(run_dir: Path, output_dir: Path) -> list[Path]:
     shutil.rmtree(run_dir, ignore_errors=True)
     _remove_empty_folders(output_dir)
     return [output_dir / rel for rel in new]
-
-
-def remove_abandoned_run_folders(output_dir: Path, older_than_hours: float = 24) -> list[Path]:
-    """Run folders of runs that died before publishing. Only old ones: a young one may belong to a
-    run still in progress."""
-    cutoff = time.time() - older_than_hours * 3600
-    removed = []
-    for folder in output_dir.resolve().glob(f"{RUN_PREFIX}*"):
-        if folder.is_dir() and folder.stat().st_mtime < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed

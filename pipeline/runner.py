@@ -1,4 +1,5 @@
-"""Materialise the whole asset graph in this process: what `hiu run` and the end-to-end tests do."""
+"""Materialise the whole asset graph in this process: what `hiu run` and the end-to-end tests do.
+The warehouse resource takes the run lock and keeps the warehouse as it was when the run fails."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from pathlib import Path
-
+from assets.coverage import run_tags
 from pipeline.definitions import build_definitions
-from pipeline.locks import RunInProgress, exclusive
-from pipeline.publish import roll_back
 from pipeline.settings import HiuSettings
 
 
@@ -20,26 +18,39 @@ class RunOutcome:
     run_id: str
     success: bool
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.success and not self.failures
 
 
-def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
-    messages = []
+def _root_message(error) -> str:
+    cause = error
+    while cause.cause is not None:  # Dagster wraps user errors; the root names the file or rule
+        cause = cause.cause
+    return cause.message.strip()
+
+
+def _check_message(evaluation) -> str:
+    message = evaluation.metadata.get("message")
+    if message is not None:
+        return str(getattr(message, "value", message))
+    return "; ".join(f"{k}: {getattr(v, 'value', v)}" for k, v in evaluation.metadata.items())
+
+
+def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
+    failures, warnings = [], []
     for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            cause = error
-            while cause.cause is not None:  # Dagster wraps user errors; the root names the file or rule
-                cause = cause.cause
-            messages.append(f"{event.step_key}: {cause.message.strip()}")
+        if event.event_type_value in ("STEP_FAILURE", "RESOURCE_INIT_FAILURE") and event.event_specific_data.error:
+            message = _root_message(event.event_specific_data.error)
+            failures.append(f"{event.step_key}: {message}" if event.step_key else message)
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            details = "; ".join(f"{k}: {getattr(v, 'value', v)}" for k, v in evaluation.metadata.items())
-            messages.append(f"check {evaluation.asset_key.to_user_string()}.{evaluation.check_name} failed ({details})")
-    return messages
+        if evaluation.passed:
+            continue
+        text = f"check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {_check_message(evaluation)}"
+        (warnings if evaluation.severity == dg.AssetCheckSeverity.WARN else failures).append(text)
+    return RunOutcome(result.run_id, result.success, failures, warnings)
 
 
 def materialize_all(settings: HiuSettings, log_level: str = "CRITICAL") -> RunOutcome:
@@ -48,15 +59,11 @@ def materialize_all(settings: HiuSettings, log_level: str = "CRITICAL") -> RunOu
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    try:
-        with exclusive(Path(f"{settings.warehouse}.lock"), settings.output_path / ".lock"):
-            roll_back(settings.output_path.resolve())  # a publish killed half way is undone first
-            with instance:
-                result = job.execute_in_process(
-                    instance=instance,
-                    raise_on_error=False,
-                    run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                )
-                return RunOutcome(result.run_id, result.success, _failure_messages(result))
-    except RunInProgress as error:
-        return RunOutcome("not started", False, [str(error)])
+    with instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            tags=run_tags(settings, settings.as_of or "from the feeds"),
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        return outcome_of(result)

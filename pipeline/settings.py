@@ -25,7 +25,10 @@ ENVIRONMENT = {
     "admissions_threshold": "HIU_ADMISSIONS_THRESHOLD",
     "rising_risk_share": "HIU_RISING_RISK_SHARE",
     "baseline_start": "HIU_BASELINE_START",
+    "max_quarantine_share": "HIU_MAX_QUARANTINE_SHARE",
+    "date_formats": "HIU_DATE_FORMATS",
 }
+ALL_EXTRACTS = "*"
 
 
 def _parse_date(name: str, value: Optional[str]) -> Optional[str]:
@@ -35,6 +38,22 @@ def _parse_date(name: str, value: Optional[str]) -> Optional[str]:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
         raise ValueError(f"{name} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+def parse_date_formats(value: Optional[str]) -> dict[str, str]:
+    """`extract=format,extract=format` -> {extract: format}."""
+    from schemas.extracts import EXTRACTS
+
+    formats = {}
+    for entry in filter(None, (part.strip() for part in (value or "").split(","))):
+        extract, _, layout = entry.partition("=")
+        extract, layout = extract.strip(), layout.strip()
+        if extract not in EXTRACTS and extract != ALL_EXTRACTS:
+            raise ValueError(f"date_formats: {extract!r} is not an extract (entries are extract=format, e.g. gp_appointments=%d/%m/%Y)")
+        if not all(code in layout for code in ("%d", "%m")) or not ("%Y" in layout or "%y" in layout):
+            raise ValueError(f"date_formats: {layout!r} for {extract} is not a date layout with %d, %m and %Y")
+        formats[extract] = layout
+    return formats
 
 
 class HiuSettings(dg.ConfigurableResource):
@@ -49,6 +68,11 @@ class HiuSettings(dg.ConfigurableResource):
     admissions_threshold: int = 3
     rising_risk_share: float = 0.02
     baseline_start: Optional[str] = None
+    # A run fails when a larger share of any extract's rows is quarantined.
+    max_quarantine_share: float = 0.05
+    # The strptime layout of dates that are not YYYY-MM-DD, per extract ("gp_appointments=%d/%m/%Y",
+    # several separated by commas, `*` for every extract). Never guessed: 03/04/2024 is ambiguous.
+    date_formats: Optional[str] = None
 
     @field_validator("as_of", "baseline_start")
     @classmethod
@@ -62,6 +86,23 @@ class HiuSettings(dg.ConfigurableResource):
         if not 0 < value < 1:
             raise ValueError(f"rising_risk_share must be between 0 and 1, not {value}")
         return value
+
+    @field_validator("max_quarantine_share")
+    @classmethod
+    def _quarantine_share(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError(f"max_quarantine_share must be between 0 and 1, not {value}")
+        return value
+
+    @field_validator("date_formats")
+    @classmethod
+    def _date_formats(cls, value: Optional[str]) -> Optional[str]:
+        parse_date_formats(value)  # raises, saying which entry is wrong
+        return value
+
+    def date_format(self, extract: str) -> Optional[str]:
+        formats = parse_date_formats(self.date_formats)
+        return formats.get(extract, formats.get(ALL_EXTRACTS))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "HiuSettings":

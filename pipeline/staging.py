@@ -32,6 +32,7 @@ from schemas.sql_rules import (
 )
 
 FINDINGS_TABLE = "data_quality_findings"
+COUNTS_TABLE = "staging_counts"
 DEATH = quote_ident("death:date")
 NO_TEXT = "[]::VARCHAR[]"
 
@@ -183,7 +184,14 @@ def stage_extract(
         ).fetchall()
     )
     read, accepted = row_count(conn, raw_table), row_count(conn, stg_table)
-    return StagingCounts(name, read, accepted, sum(by_reason.values()), warned, normalised, by_reason)
+    counts = StagingCounts(name, read, accepted, sum(by_reason.values()), warned, normalised, by_reason)
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {COUNTS_TABLE} (extract VARCHAR PRIMARY KEY, rows_read BIGINT, rows_accepted BIGINT, "
+        "rows_quarantined BIGINT, rows_warned BIGINT, rows_normalised BIGINT)"
+    )
+    conn.execute(f"DELETE FROM {COUNTS_TABLE} WHERE extract = ?", [name])
+    conn.execute(f"INSERT INTO {COUNTS_TABLE} VALUES (?, ?, ?, ?, ?, ?)", [name, read, accepted, counts.quarantined, warned, normalised])
+    return counts
 
 
 def _record_findings(conn: duckdb.DuckDBPyConnection, extract: str, findings: str, rejected: str) -> None:

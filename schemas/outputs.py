@@ -43,9 +43,9 @@ class HiuCohort(pa.DataFrameModel):
     neighbourhood_code: str = pa.Field(
         str_matches=NEIGHBOURHOOD_CODE, description=PERSON_COLUMNS["neighbourhood_code"]
     )
-    pcn_code: str = pa.Field(description=PERSON_COLUMNS["pcn_code"])
+    pcn_code: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_code"])
     practice_code: str = pa.Field(description=PERSON_COLUMNS["practice_code"])
-    age: int = pa.Field(ge=0, le=140, description="Age in whole years on the as-of date.")
+    age: Optional[int] = pa.Field(nullable=True, ge=0, le=140, description="Age in whole years on the as-of date (blank when the birth month is after it).")
     sex: str = pa.Field(isin=["F", "M", "U"], description=PERSON_COLUMNS["sex"])
     gp_appointments_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["gp_appointments_12m"])
     ed_attendances_12m: int = pa.Field(
@@ -67,9 +67,9 @@ class HiuCohort(pa.DataFrameModel):
     hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"])
     rising_risk_score: Optional[float] = pa.Field(nullable=True, ge=0, le=1, description="Predicted probability of high intensity use next year.")
     reason: str = pa.Field(description="Which thresholds were met, in words, e.g. 'GP 24 (20+), ED 6 (5+)'.")
-    neighbourhood_name: str = pa.Field(description=PERSON_COLUMNS["neighbourhood_name"])
-    pcn_name: str = pa.Field(description=PERSON_COLUMNS["pcn_name"])
-    practice_name: str = pa.Field(description=PERSON_COLUMNS["practice_name"])
+    neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
+    pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
+    practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
     imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description=PERSON_COLUMNS["imd_decile"])
 
     class Config:
@@ -79,7 +79,7 @@ class HiuCohort(pa.DataFrameModel):
 
 class ServiceConcentration(pa.DataFrameModel):
     neighbourhood_code: str = pa.Field(description="Neighbourhood code, or ALL for the whole area.")
-    neighbourhood_name: str = pa.Field(description="Neighbourhood name.")
+    neighbourhood_name: Optional[str] = pa.Field(nullable=True, description="Neighbourhood name.")
     service: str = pa.Field(isin=SERVICES, description="gp, ed or admissions (emergency admissions).")
     population: int = pa.Field(ge=0, description="People in the population on the as-of date.")
     hiu_people: int = pa.Field(ge=0, description="People at or over this service's threshold.")
@@ -127,7 +127,7 @@ def _plain_type(dtype: pl.DataType) -> str:
 class FrailtyCohort(pa.DataFrameModel):
     person_id: str = pa.Field(unique=True, description=PERSON_COLUMNS["person_id"])
     neighbourhood_code: str = pa.Field(str_matches=NEIGHBOURHOOD_CODE, description=PERSON_COLUMNS["neighbourhood_code"])
-    pcn_code: str = pa.Field(description=PERSON_COLUMNS["pcn_code"])
+    pcn_code: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_code"])
     practice_code: str = pa.Field(description=PERSON_COLUMNS["practice_code"])
     age: int = pa.Field(ge=65, le=140, description="Age in whole years on the as-of date (65 and over).")
     sex: str = pa.Field(isin=["F", "M", "U"], description=PERSON_COLUMNS["sex"])
@@ -147,9 +147,9 @@ class FrailtyCohort(pa.DataFrameModel):
     high_intensity_services: int = pa.Field(ge=0, le=3, description="How many services the person uses at high intensity (0 to 3).")
     himsu: bool = pa.Field(description="High intensity user of multiple services.")
     social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request or service in the 12 months; blank without social care data.")
-    neighbourhood_name: str = pa.Field(description=PERSON_COLUMNS["neighbourhood_name"])
-    pcn_name: str = pa.Field(description=PERSON_COLUMNS["pcn_name"])
-    practice_name: str = pa.Field(description=PERSON_COLUMNS["practice_name"])
+    neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
+    pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
+    practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
     imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description=PERSON_COLUMNS["imd_decile"])
 
     class Config:
@@ -159,7 +159,7 @@ class FrailtyCohort(pa.DataFrameModel):
 
 class FrailtySummary(pa.DataFrameModel):
     neighbourhood_code: str = pa.Field(description="Neighbourhood code, or ALL for the whole area.")
-    neighbourhood_name: str = pa.Field(description="Neighbourhood name.")
+    neighbourhood_name: Optional[str] = pa.Field(nullable=True, description="Neighbourhood name.")
     age_band: str = pa.Field(isin=["65-74", "75-84", "85+"], description="Age on the as-of date.")
     efi_category: str = pa.Field(isin=[*EFI_CATEGORIES, "not scored"], description="eFI category; 'not scored' without GP coded data.")
     people: int = pa.Field(ge=0, description="People in this neighbourhood, age band and category.")

@@ -44,3 +44,22 @@ def test_staging_tables_and_exports_have_blocking_checks():
     for name in EXTRACTS:
         assert f"stg_{name}" in checked
     assert {"hiu_cohort", "neighbourhood_cohort_files", "service_concentration"} <= checked
+
+
+def test_every_check_is_blocking_so_it_runs_before_what_depends_on_it():
+    graph = defs.resolve_asset_graph()
+    assert graph.asset_check_keys
+    for key in graph.asset_check_keys:
+        assert graph.get(key).blocking, key
+
+
+def test_every_asset_is_published_through_published_outputs():
+    """The warehouse switches when published_outputs runs: every asset must be upstream of it, so
+    that no step (and no check) runs after the switch."""
+    graph = defs.resolve_asset_graph()
+    upstream, frontier = set(), {dg.AssetKey("published_outputs")}
+    while frontier:
+        key = frontier.pop()
+        upstream.add(key)
+        frontier |= set(graph.get(key).parent_keys) - upstream
+    assert set(defs.resolve_all_asset_keys()) == upstream

@@ -61,7 +61,8 @@ def test_run_writes_every_output_for_each_neighbourhood(tmp_path):
     assert manifest["as_of"] == "2025-01-15" and manifest["window_start"] == "2024-01-16"
     assert manifest["thresholds"] == {"gp_appointments": 20, "ed_attendances": 5, "emergency_admissions": 3}
     assert manifest["extracts"]["gp_appointments"] == {
-        "supplied": True, "required": True, "rows_read": 22, "rows_accepted": 21, "rows_quarantined": 1
+        "supplied": True, "required": True, "rows_read": 22, "rows_accepted": 21, "rows_quarantined": 1,
+        "rows_warned": 0, "absent_columns": [],
     }
     assert "social_care_events" in manifest["not_supplied"]
     listed = {entry["path"] for entry in manifest["outputs"]}
@@ -107,11 +108,12 @@ def test_hiu_command_exits_non_zero_and_names_the_missing_extract(tmp_path):
 def test_hiu_command_prints_where_the_cohort_files_are(tmp_path):
     extracts = drop(tmp_path / "drop")
     command = [sys.executable, "-m", "pipeline.cli", "run", "--extracts", str(extracts),
-               "--output", str(tmp_path / "out"), "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", "2025-03-31"]
+               "--output", str(tmp_path / "out"), "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", "2025-01-15"]
     result = subprocess.run(command, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert f"{tmp_path / 'out' / 'neighbourhoods'}" in result.stdout
-    assert json.loads((tmp_path / "out/manifest.json").read_text())["as_of"] == "2025-03-31"
+    assert json.loads((tmp_path / "out/manifest.json").read_text())["as_of"] == "2025-01-15"
+    assert "as-of date 2025-01-15" in result.stdout and "window 2024-01-16 to 2025-01-15" in result.stdout
 
 
 def test_rerun_after_a_practice_moves_leaves_no_list_in_the_old_neighbourhood(tmp_path):
@@ -120,7 +122,10 @@ def test_rerun_after_a_practice_moves_leaves_no_list_in_the_old_neighbourhood(tm
     assert materialize_all(settings).ok
     assert (tmp_path / "out/neighbourhoods/south/hiu_cohort.csv").exists()
     moved = [{}, {**PRACTICES[1], "neighbourhood_code": "north", "neighbourhood_name": "North INT"}]
-    write_drop(extracts, practices=moved, population=PEOPLE, ed_attendances=[{"person_id": "south1"}] * 5)
+    write_drop(
+        extracts, practices=moved, population=PEOPLE, ed_attendances=[{"person_id": "south1"}] * 5,
+        gp_appointments=[{"person_id": "north1"}], admissions=[{"person_id": "north1"}],
+    )
     assert materialize_all(settings).ok
     assert not (tmp_path / "out/neighbourhoods/south").exists()
     north = pl.read_parquet(tmp_path / "out/neighbourhoods/north/hiu_cohort.parquet")
@@ -143,4 +148,25 @@ def test_a_population_with_no_rows_fails_loudly(tmp_path):
     extracts = write_drop(tmp_path / "drop", practices=PRACTICES)  # population: header only
     outcome = materialize_all(settings_for(tmp_path, extracts))
     assert not outcome.ok
-    assert any("extract population" in f and "holds no rows" in f for f in outcome.failures)
+    assert any("population" in f and "no accepted rows" in f for f in outcome.failures), outcome.failures
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_no_patient_level_value_reaches_dagster_metadata_or_logs(tmp_path):
+    from pipeline.definitions import build_definitions
+
+    settings = settings_for(tmp_path, drop(tmp_path / "drop"))
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(raise_on_error=False)
+    assert result.success
+    said = []
+    for event in result.all_events:
+        said.append(event.message or "")
+        data = event.event_specific_data
+        for holder in (getattr(data, "materialization", None), getattr(data, "asset_check_evaluation", None), data):
+            metadata = getattr(holder, "metadata", None) or {}
+            said += [f"{key}={getattr(value, 'value', value)}" for key, value in metadata.items()]
+    text = "\n".join(said)
+    assert "rows_by_neighbourhood" in text or "preview" in text  # metadata was read
+    for person in ("north1", "south1", "south2"):
+        assert person not in text, person

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from pipeline.extract_files import unchanged_since
-from pipeline.publish import JOURNAL, publish, remove_abandoned_run_folders, roll_back, run_folder
+from pipeline.publish import JOURNAL, publish, roll_back, run_folder
 
 
 def tree(folder):
@@ -68,14 +68,6 @@ def test_a_publish_killed_half_way_is_rolled_back_before_the_next(tmp_path):
     (out / JOURNAL).write_text("".join(json.dumps(e) + "\n" for e in entries))
     assert roll_back(out)
     assert tree(out) == before
-
-
-def test_only_old_abandoned_run_folders_are_removed(tmp_path):
-    out = tmp_path / "out"
-    old, young = make_run(out, "old", {"x": "1"}), make_run(out, "young", {"x": "1"})
-    os.utime(old, (0, 0))
-    assert remove_abandoned_run_folders(out) == [old]
-    assert young.exists()
 
 
 def test_a_file_changed_since_it_was_read_is_noticed(tmp_path):

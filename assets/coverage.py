@@ -1,0 +1,94 @@
+"""Feed coverage and the reporting period: what each activity feed covers, the as-of date that
+every required feed covers, and the months of the window with no or few rows."""
+
+import dagster as dg
+
+from assets.factory import PERIOD_TABLE, Step, warehouse_asset, warehouse_check
+from assets.metadata import markdown_table
+from cohorts.period import Period
+from metrics.coverage import FEEDS, as_of_problem, build_coverage_gaps, build_feed_coverage, covered_until
+
+
+@warehouse_asset(
+    group="staging",
+    preview=True,
+    deps=[f"stg_{feed}" for feed in FEEDS],
+    description=(
+        "Each activity feed's first and last accepted activity date and rows (`feed_coverage`), and its rows by "
+        "month for the whole feed and per GP practice (appointments) or hospital provider (admissions) "
+        "(`feed_coverage_monthly`). The default as-of date comes from here."
+    ),
+)
+def feed_coverage(step: Step) -> dict:
+    build_feed_coverage(step.conn)
+    return {"covered_until": str(covered_until(step.conn))}
+
+
+@warehouse_asset(
+    name=PERIOD_TABLE,
+    group="staging",
+    preview=True,
+    deps=["feed_coverage"],
+    description=(
+        "The run's reporting period and thresholds, one row: the as-of date (HIU_AS_OF, or the last day that "
+        "every required activity feed covers), the 12-month window it ends and the HIU thresholds in force. "
+        "An as-of date the feeds do not cover fails the run."
+    ),
+)
+def reporting_period(step: Step) -> dict:
+    as_of, source = step.settings.as_of_date, "HIU_AS_OF"
+    if as_of is None:
+        as_of, source = covered_until(step.conn), "the last day every required activity feed covers"
+    problem = as_of_problem(step.conn, as_of) if as_of else "the required activity feeds hold no accepted dates"
+    if problem:
+        raise ValueError(f"{step.settings.extracts_path}: {problem}; nothing can be counted for that date")
+    period, t = Period(as_of), step.settings.thresholds
+    step.conn.execute(
+        f"""CREATE OR REPLACE TABLE {PERIOD_TABLE} AS SELECT ?::DATE AS as_of, ?::DATE AS window_start,
+            ?::DATE AS window_end, ? AS as_of_source, ?::INTEGER AS gp_threshold,
+            ?::INTEGER AS ed_threshold, ?::INTEGER AS admissions_threshold""",
+        [period.as_of, period.start, period.end, source, t.gp, t.ed, t.admissions],
+    )
+    step.context.instance.add_run_tags(step.context.run.run_id, run_tags(step.settings, period.as_of.isoformat()))
+    return {"as_of": str(period.as_of), "window": f"{period.start} to {period.end}", "as_of_source": source}
+
+
+def run_tags(settings, as_of: str) -> dict[str, str]:
+    """What a run read and wrote, so the UI's run list says which drop and date each run is."""
+    return {
+        "hiu/extracts": str(settings.extracts_path.resolve()),
+        "hiu/output": str(settings.output_path.resolve()),
+        "hiu/as_of": as_of,
+    }
+
+
+@warehouse_asset(
+    group="staging",
+    preview=True,
+    deps=[PERIOD_TABLE, "feed_coverage"],
+    description=(
+        "Months of the 12-month window in which a feed, or one GP practice or hospital provider of it, has no rows "
+        "or under half its median month: each undercounts everyone it covers."
+    ),
+)
+def coverage_gaps(step: Step) -> dict:
+    return {"gaps": build_coverage_gaps(step.conn, step.period)}
+
+
+@warehouse_check(
+    "coverage_gaps",
+    name="window_fully_covered",
+    description="WARN when any month of the window has no or few rows for a feed, practice or provider.",
+)
+def window_fully_covered(step: Step) -> dg.AssetCheckResult:
+    gaps = step.conn.sql(
+        "SELECT feed, unit_type, count(*) AS months FROM coverage_gaps GROUP BY ALL ORDER BY ALL"
+    ).pl()
+    if gaps.height == 0:
+        return dg.AssetCheckResult(passed=True)
+    summary = ", ".join(f"{feed} ({unit}): {months} month(s)" for feed, unit, months in gaps.rows())
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"message": f"months of the window with no or few rows: {summary}", "gaps": dg.MetadataValue.md(markdown_table(gaps))},
+    )

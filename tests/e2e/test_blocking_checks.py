@@ -1,0 +1,132 @@
+"""Every blocking check can fail: each test breaks what one check guards (after the builder that
+the check does not restate has run) and shows that the run fails naming that check, and that
+nothing is published and the warehouse is not switched."""
+
+import duckdb
+import polars as pl
+import pytest
+
+import assets.cohorts
+import assets.exports
+import assets.frailty
+import assets.metrics
+import assets.staging
+from pipeline.runner import materialize_all
+from tests.e2e.test_tiny_run import drop, settings_for
+
+
+def after(module, name, sabotage):
+    """Wrap `module.name` so that `sabotage(conn, *args)` runs after it."""
+    original = getattr(module, name)
+
+    def wrapped(conn, *args, **kwargs):
+        result = original(conn, *args, **kwargs)
+        sabotage(conn, *args, **kwargs)
+        return result
+
+    return wrapped
+
+
+def staged_then(extract, sql):
+    def sabotage(conn, spec, *args, **kwargs):
+        if spec.name == extract:
+            conn.execute(sql)
+
+    return sabotage
+
+
+def corrupt_files(stem, frame_for):
+    def sabotage(frame, codes, run_dir, table, dictionary):
+        if table == stem:
+            frame_for(frame).write_parquet(run_dir / "neighbourhoods" / codes[0] / f"{stem}.parquet")
+
+    return sabotage
+
+
+def written_then(module, name, sabotage):
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        result = original(*args, **kwargs)
+        sabotage(*args, **kwargs)
+        return result
+
+    return wrapped
+
+
+SABOTAGE = {
+    "stg_gp_appointments.rows_read_equal_accepted_plus_quarantined": (
+        assets.staging, "stage_extract",
+        staged_then("gp_appointments", "DELETE FROM quarantine_gp_appointments"),
+    ),
+    "stg_gp_appointments.matches_schema": (
+        assets.staging, "stage_extract",
+        staged_then("gp_appointments", "UPDATE stg_gp_appointments SET appt_status = 'attended' WHERE appointment_id = 'gp_1'"),
+    ),
+    "stg_gp_appointments.appointment_id_is_unique": (
+        assets.staging, "stage_extract",
+        staged_then("gp_appointments", "UPDATE stg_gp_appointments SET appointment_id = 'gp_1' WHERE appointment_id = 'gp_2'"),
+    ),
+    "stg_population.quarantine_within_limit": (
+        assets.staging, "stage_extract",
+        staged_then("population", "DELETE FROM stg_population WHERE person_id = 'south2'"),
+    ),
+    "hiu_cohort.hiu_cohort_matches_schema": (
+        assets.cohorts, "build_hiu_cohort", lambda conn, **_: conn.execute("UPDATE hiu_cohort SET high_intensity_services = 0")
+    ),
+    "frailty_cohort.frailty_cohort_matches_schema": (
+        assets.frailty, "build_frailty_cohort",
+        lambda conn, **_: conn.execute(  # 99 of 36 deficits
+            "INSERT INTO frailty_cohort VALUES ('x', 'north', NULL, 'P001', 70, 'F', 0.5, 'severe', 99, false, '', "
+            "NULL, NULL, 0, 0, 0, false, false, false, 0, false, NULL, NULL, NULL, NULL, NULL)"
+        ),
+    ),
+    "service_concentration.neighbourhoods_add_up_to_all": (
+        assets.metrics, "build_service_concentration",
+        lambda conn, **_: conn.execute("UPDATE service_concentration SET population = population + 1 WHERE neighbourhood_code = 'ALL'"),
+    ),
+}
+FILE_SABOTAGE = {
+    "neighbourhood_cohort_files.files_partition_the_table": corrupt_files("hiu_cohort", lambda frame: frame.head(0)),
+    "neighbourhood_frailty_files.files_partition_the_table": corrupt_files(
+        "frailty_cohort", lambda frame: pl.DataFrame({"person_id": ["stranger"], "neighbourhood_code": ["north"], "practice_code": ["P001"]})
+    ),
+}
+
+
+def assert_failed_and_nothing_published(outcome, check, tmp_path):
+    assert not outcome.ok
+    assert any(f"check {check}:" in failure for failure in outcome.failures), outcome.failures
+    out = tmp_path / "out"
+    assert not (out / "manifest.json").exists() and not list(out.glob(".run-*"))
+    assert not (tmp_path / "w.duckdb").exists() and not list(tmp_path.glob("w.duckdb.run-*"))
+
+
+@pytest.mark.parametrize("check", sorted(SABOTAGE))
+def test_a_broken_table_fails_its_check_and_nothing_is_published(tmp_path, monkeypatch, check):
+    module, name, sabotage = SABOTAGE[check]
+    monkeypatch.setattr(module, name, after(module, name, sabotage))
+    outcome = materialize_all(settings_for(tmp_path, drop(tmp_path / "drop")))
+    assert_failed_and_nothing_published(outcome, check, tmp_path)
+
+
+@pytest.mark.parametrize("check", sorted(FILE_SABOTAGE))
+def test_broken_neighbourhood_files_fail_their_check_and_nothing_is_published(tmp_path, monkeypatch, check):
+    monkeypatch.setattr(assets.exports, "write_neighbourhood_files", written_then(assets.exports, "write_neighbourhood_files", FILE_SABOTAGE[check]))
+    outcome = materialize_all(settings_for(tmp_path, drop(tmp_path / "drop")))
+    assert_failed_and_nothing_published(outcome, check, tmp_path)
+
+
+def _kind(check_name: str) -> str:
+    """Checks made by one factory for several tables count as one kind."""
+    return "id_is_unique" if check_name.endswith("_is_unique") else check_name
+
+
+def test_every_blocking_check_has_a_test_that_makes_it_fail():
+    from pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    blocking = {_kind(key.name) for key in graph.asset_check_keys if graph.get(key).blocking}
+    tested = {_kind(name.split(".")[1]) for name in [*SABOTAGE, *FILE_SABOTAGE]}
+    warn_only = {"warnings_reported", "window_fully_covered"}  # they never stop a run
+    assert blocking - warn_only <= tested, blocking - warn_only - tested
