@@ -170,3 +170,18 @@ def test_no_patient_level_value_reaches_dagster_metadata_or_logs(tmp_path):
     assert "rows_by_neighbourhood" in text or "preview" in text  # metadata was read
     for person in ("north1", "south1", "south2"):
         assert person not in text, person
+
+
+def test_runs_carry_the_extract_folder_as_of_date_and_output_folder_as_tags(tmp_path):
+    import dagster as dg
+
+    from pipeline.definitions import build_definitions
+
+    settings = settings_for(tmp_path, drop(tmp_path / "drop"))
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)  # as the UI runs it: no tags given
+        tags = instance.get_run_by_id(result.run_id).tags
+    assert tags["hiu/as_of"] == "2025-01-15"
+    assert tags["hiu/extracts"] == str((tmp_path / "drop").resolve())
+    assert tags["hiu/output"] == str((tmp_path / "out").resolve())
