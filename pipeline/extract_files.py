@@ -28,7 +28,7 @@ from schemas.sql_rules import LOCAL_TIME_ZONE, quote_ident, quote_literal, stagi
 SUFFIXES = (".csv", ".parquet", ".csv.gz")
 # Files a drop may hold that look like data: one of these that matches no extract stops the run,
 # because an extract that is there but unrecognised would be read as "not supplied".
-DATA_SUFFIXES = (".csv", ".parquet", ".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".tsv", ".txt", ".xlsx", ".xls", ".json")
+DATA_SUFFIXES = (".csv", ".parquet", ".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".tsv", ".xlsx", ".xls")
 COMPRESSED = (".zip", ".bz2", ".xz", ".zst", ".7z")
 # Columns the loader adds to every raw table. `_row_order` orders rows as the contract does for
 # repeated ids: files in name order, rows in file order.
@@ -104,7 +104,9 @@ def _not_readable(path: Path) -> str:
 
 def unrecognised_files(extracts_dir: Path, names: list[str]) -> tuple[list[str], list[Path]]:
     """Entries of the drop that match no extract: (problems naming each data file, other files).
-    Hidden files are ignored; a misspelt name gets a suggestion."""
+    A data file is a folder, a file with a data suffix, or any file named like an extract
+    (`population.txt`, a misspelt `gp_medication.csv`), which gets a suggestion. Other files (a
+    README, a supplier's manifest) are listed but not read; hidden files are ignored."""
     problems, others = [], []
     for path in sorted(extracts_dir.iterdir()):
         if _is_hidden(path):
@@ -112,16 +114,16 @@ def unrecognised_files(extracts_dir: Path, names: list[str]) -> tuple[list[str],
         stem = (path.name if path.is_dir() else _stem(path)).lower()
         if stem in names and (path.is_dir() or data_suffix(path)):
             continue
-        if not _looks_like_data(path):
-            others.append(path)
-            continue
         base = stem.split(".")[0]
+        close = difflib.get_close_matches(base, names, n=1, cutoff=0.75)
         if base in names:
             problems.append(f"{path}: {_not_readable(path)}")
-            continue
-        close = difflib.get_close_matches(base, names, n=1, cutoff=0.75)
-        hint = f"; did you mean {close[0]}?" if close else f"; the extracts are {', '.join(names)}"
-        problems.append(f"{path}: matches no extract{hint}")
+        elif close:
+            problems.append(f"{path}: matches no extract; did you mean {close[0]}?")
+        elif _looks_like_data(path):
+            problems.append(f"{path}: matches no extract (the extracts are {', '.join(names)})")
+        else:
+            others.append(path)
     return problems, others
 
 

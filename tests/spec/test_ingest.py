@@ -471,3 +471,37 @@ def test_the_whole_table_rule_check_finds_a_bad_row_in_staging(tmp_path):
     conn.execute("INSERT INTO stg_gp_appointments SELECT 'x', 'stranger', DATE '2025-01-01', 'Attended', 'Telephone', 'GP', 'P001'")
     conn.execute("INSERT INTO stg_gp_appointments SELECT 'y', 'p1', DATE '2025-01-01', 'attended', 'Telephone', 'GP', 'P001'")
     assert conn.execute(check).fetchall() == [(2,)]
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("gp_medication.csv", "did you mean gp_medications?"),
+        ("population.txt", "not a .csv, .csv.gz or .parquet file"),
+        ("admissions.zip", "compressed as .zip"),
+        ("extra_codes.parquet", "matches no extract"),
+        ("old", "matches no extract"),
+    ],
+)
+def test_a_data_file_that_matches_no_extract_is_a_problem(tmp_path, name, problem):
+    from pipeline.extract_files import unrecognised_files
+
+    (tmp_path / name).mkdir() if name == "old" else (tmp_path / name).write_text("x\n")
+    (tmp_path / "README.md").write_text("notes")
+    (tmp_path / ".done").write_text("")
+    problems, others = unrecognised_files(tmp_path, list(EXTRACTS))
+    assert len(problems) == 1 and problem in problems[0] and name in problems[0]
+    assert others == [tmp_path / "README.md"]
+
+
+def test_extract_names_match_in_any_case_and_gzip_csv_is_read(tmp_path):
+    import gzip
+
+    write_drop(tmp_path, population=[ME], gp_appointments=[{"person_id": "p1"}])
+    (tmp_path / "population.csv").rename(tmp_path / "Population.CSV")
+    source = tmp_path / "gp_appointments.csv"
+    (tmp_path / "gp_appointments.csv.gz").write_bytes(gzip.compress(source.read_bytes()))
+    source.unlink()
+    conn = duckdb.connect()
+    counts = stage_drop(conn, tmp_path)
+    assert counts["population"].accepted == 1 and counts["gp_appointments"].accepted == 1
