@@ -41,7 +41,7 @@ def extract_drop(step: Step) -> dict:
         raise ExtractFileError(f"extract folder {folder} does not exist")
     problems, others = unrecognised_files(folder, list(EXTRACTS))
     if problems:
-        raise ExtractFileError("files in the drop match no extract: " + "; ".join(problems))
+        raise ExtractFileError("files in the drop match no extract:\n      " + "\n      ".join(problems))
     step.conn.execute(f"CREATE OR REPLACE TABLE {DROP_TABLE} (path VARCHAR, status VARCHAR)")
     for path in others:
         step.conn.execute(f"INSERT INTO {DROP_TABLE} VALUES (?, 'ignored: not a data file')", [str(path)])

@@ -18,6 +18,8 @@ from schemas.sql_rules import quote_ident, rows_breaking_rules_sql, staging_colu
 
 # Quarantined values that look like a day and a month in some order: the file needs a date format.
 DAY_MONTH_YEAR = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}"
+# Messages list one file (or hint) a line, indented under the fault, as `hiu run` prints them.
+DETAIL_SEPARATOR = "\n      "
 
 
 def staging_asset(extract: Extract):
@@ -92,7 +94,7 @@ def date_format_hints(conn, extract: Extract) -> list[str]:
         )
         if looks:
             hints.append(
-                f"{looks:,} values of {column.name} look like DD/MM/YYYY or MM/DD/YYYY, which is ambiguous: name the "
+                f"hint: {looks:,} values of {column.name} look like DD/MM/YYYY or MM/DD/YYYY, which is ambiguous: name the "
                 f"file's format, e.g. HIU_DATE_FORMATS={extract.name}=%d/%m/%Y"
             )
     return hints
@@ -115,24 +117,24 @@ def quarantine_check(extract: Extract):
         quarantined = read - accepted
         share = quarantined / read if read else 0.0
         metadata = {"rows_read": read, "rows_quarantined": quarantined, "quarantined_share": round(share, 4), "limit": limit}
-        details = "; ".join(findings_by_file(conn, extract.name, "quarantine") + date_format_hints(conn, extract))
+        details = DETAIL_SEPARATOR.join(findings_by_file(conn, extract.name, "quarantine") + date_format_hints(conn, extract))
         if extract.required and accepted == 0:
             sources = [r[0] for r in conn.execute(
                 f"SELECT path FROM {FILES_TABLE} WHERE extract = ? ORDER BY file_index", [extract.name]
             ).fetchall()] or [str(step.settings.extracts_path / extract.name)]
             where = details or f"{', '.join(sources)}: {read:,} rows"
-            return failed(f"required extract {extract.name} has no accepted rows, so nothing can be counted ({where})", **metadata)
+            return failed(f"required extract {extract.name} has no accepted rows, so nothing can be counted:{DETAIL_SEPARATOR}{where}", **metadata)
         if share > limit:
             return failed(
                 f"{extract.name}: {share:.1%} of {read:,} rows quarantined, more than HIU_MAX_QUARANTINE_SHARE "
-                f"({limit:.0%}): {details}",
+                f"({limit:.0%}):{DETAIL_SEPARATOR}{details}",
                 **metadata,
             )
         if quarantined:
             return dg.AssetCheckResult(
                 passed=False,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"message": f"{extract.name}: {quarantined:,} of {read:,} rows quarantined: {details}", **metadata},
+                metadata={"message": f"{extract.name}: {quarantined:,} of {read:,} rows quarantined:{DETAIL_SEPARATOR}{details}", **metadata},
             )
         return dg.AssetCheckResult(passed=True, metadata=metadata)
 
@@ -154,11 +156,11 @@ def warning_check(extract: Extract):
         metadata = {"warnings_by_rule": dg.MetadataValue.md(counts_markdown(by_rule)), "rows_accepted": accepted}
         if not by_rule:
             return dg.AssetCheckResult(passed=True, metadata=metadata)
-        details = "; ".join(findings_by_file(step.conn, extract.name, "warning"))
+        details = DETAIL_SEPARATOR.join(findings_by_file(step.conn, extract.name, "warning"))
         return dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"message": f"{extract.name}: data-quality warnings: {details}", **metadata},
+            metadata={"message": f"{extract.name}: data-quality warnings (rows kept):{DETAIL_SEPARATOR}{details}", **metadata},
         )
 
     return _check

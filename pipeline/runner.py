@@ -42,7 +42,10 @@ def _check_message(evaluation) -> str:
 def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
     failures, warnings = [], []
     for event in result.all_events:
-        if event.event_type_value in ("STEP_FAILURE", "RESOURCE_INIT_FAILURE") and event.event_specific_data.error:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+            continue  # the check's own evaluation, below, says what failed and why
+        if event.event_type_value in ("STEP_FAILURE", "RESOURCE_INIT_FAILURE") and error:
             message = _root_message(event.event_specific_data.error)
             failures.append(f"{event.step_key}: {message}" if event.step_key else message)
     for evaluation in result.get_asset_check_evaluations():
