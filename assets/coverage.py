@@ -1,11 +1,14 @@
 """Feed coverage and the reporting period: what each activity feed covers, the as-of date that
 every required feed covers, and the months of the window with no or few rows."""
 
+import datetime as dt
+
 import dagster as dg
 
 from assets.factory import PERIOD_TABLE, Step, warehouse_asset, warehouse_check
 from assets.metadata import markdown_table
-from cohorts.period import Period
+from assets.extracts import extract_supplied
+from cohorts.period import Period, window_start
 from metrics.coverage import FEEDS, as_of_problem, build_coverage_gaps, build_feed_coverage, covered_until
 
 
@@ -36,7 +39,7 @@ def feed_coverage(step: Step) -> dict:
     ),
 )
 def reporting_period(step: Step) -> dict:
-    as_of, source = step.settings.as_of_date, "HIU_AS_OF"
+    as_of, source = step.settings.as_of_date, "set by --as-of or HIU_AS_OF"
     if as_of is None:
         as_of, source = covered_until(step.conn), "the last day every required activity feed covers"
     problem = as_of_problem(step.conn, as_of) if as_of else "the required activity feeds hold no accepted dates"
@@ -72,7 +75,10 @@ def run_tags(settings, as_of: str) -> dict[str, str]:
     ),
 )
 def coverage_gaps(step: Step) -> dict:
-    return {"gaps": build_coverage_gaps(step.conn, step.period)}
+    look_backs = {}
+    if extract_supplied(step.conn, "admission_diagnoses"):  # HFRS reads two years of admissions
+        look_backs["admissions"] = (window_start(step.period.as_of, years=2), "HFRS 2-year look-back")
+    return {"gaps": build_coverage_gaps(step.conn, step.period, look_backs=look_backs)}
 
 
 @warehouse_check(
@@ -82,13 +88,26 @@ def coverage_gaps(step: Step) -> dict:
 )
 def window_fully_covered(step: Step) -> dg.AssetCheckResult:
     gaps = step.conn.sql(
-        "SELECT feed, unit_type, count(*) AS months FROM coverage_gaps GROUP BY ALL ORDER BY ALL"
+        """SELECT feed, CASE WHEN unit_type = 'all' THEN 'whole feed' ELSE unit_type || ' ' || unit END AS "where",
+                  needed_for, string_agg(strftime(month, '%Y-%m') || ' (' || gap || ')', ', ' ORDER BY month) AS months
+           FROM coverage_gaps GROUP BY ALL ORDER BY ALL"""
     ).pl()
     if gaps.height == 0:
         return dg.AssetCheckResult(passed=True)
-    summary = ", ".join(f"{feed} ({unit}): {months} month(s)" for feed, unit, months in gaps.rows())
+    lines = [f"{feed}, {where}: {months}" for feed, where, _, months in gaps.head(10).rows()]
+    if gaps.height > 10:
+        lines.append(f"and {gaps.height - 10} more in quality/data_quality.md")
+    hint = ""
+    last = step.conn.execute(
+        "SELECT max(month) FROM coverage_gaps WHERE unit_type = 'all' AND month = date_trunc('month', ?::DATE)", [step.period.as_of]
+    ).fetchall()[0][0]
+    if last is not None:
+        hint = f"\n      hint: the last month of the window is short of rows; an earlier as-of date (--as-of {last - dt.timedelta(days=1)}) may be whole"
     return dg.AssetCheckResult(
         passed=False,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"message": f"months of the window with no or few rows: {summary}", "gaps": dg.MetadataValue.md(markdown_table(gaps))},
+        metadata={
+            "message": "months with no or few rows, which undercount everyone they cover:\n      " + "\n      ".join(lines) + hint,
+            "gaps": dg.MetadataValue.md(markdown_table(gaps)),
+        },
     )

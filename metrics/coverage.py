@@ -11,7 +11,7 @@ import datetime as dt
 
 import duckdb
 
-from cohorts.period import Period, sql_date
+from cohorts.period import Period, month_start, sql_date, years_before
 from schemas.extracts import EXTRACTS, REQUIRED_ACTIVITY
 
 # feed -> the column that says where its rows come from (GP practice, hospital provider)
@@ -57,53 +57,76 @@ def covered_until(conn: duckdb.DuckDBPyConnection, table: str = "feed_coverage")
 
 
 def as_of_problem(conn: duckdb.DuckDBPyConnection, as_of: dt.date, table: str = "feed_coverage") -> str | None:
-    """Why the feeds do not cover `as_of`, in words; None when they do."""
+    """Why the feeds do not cover the 12-month window ending on `as_of`, in words; None when they
+    do. Every required feed must reach the as-of date and start by the window's first month (a
+    feed whose first row falls a few days into that month still covers it)."""
     feeds = conn.execute(f"SELECT feed, first_date, last_date FROM {table} WHERE required ORDER BY feed").fetchall()
     spans = ", ".join(f"{feed} {first} to {last}" for feed, first, last in feeds)
     if any(last is None for _, _, last in feeds):
         return f"a required activity feed has no accepted rows ({spans})"
     until, starts = min(last for _, _, last in feeds), max(first for _, first, _ in feeds)
+    window = Period(as_of)
     if as_of > until:
         return f"as-of date {as_of} is after {until}, the last day every required activity feed covers ({spans})"
-    if as_of < starts:
-        return f"as-of date {as_of} is before {starts}, the first day every required activity feed covers ({spans})"
+    if month_start(window.start) < month_start(starts):
+        earliest = years_before(month_start(starts), -1) - dt.timedelta(days=1)
+        advice = f"the earliest as-of date they cover is {earliest}" if earliest <= until else "they cover less than 12 months"
+        return (
+            f"the 12-month window {window.start} to {as_of} starts before {starts}, the first day every required "
+            f"activity feed covers ({spans}): the counts would miss those months; {advice}"
+        )
     return None
 
 
 def build_coverage_gaps(
-    conn: duckdb.DuckDBPyConnection, period: Period, monthly: str = "feed_coverage_monthly", table: str = "coverage_gaps"
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    monthly: str = "feed_coverage_monthly",
+    table: str = "coverage_gaps",
+    look_backs: dict[str, tuple[dt.date, str]] | None = None,
 ) -> int:
     """Months of the window with no or few rows, per feed and per practice or provider: each one
-    undercounts the people it covers. The first and last month of the window count as partial
-    months only when the window does not cover them whole."""
-    start, end = sql_date(period.start), sql_date(period.end)
+    undercounts the people it covers. `look_backs`: feeds a score reads further back than the
+    window (feed -> (first day, what needs it)), judged over that longer span. A first or last
+    month the span covers only in part is judged on the days it covers."""
+    spans = [f"SELECT '{feed}' AS feed, DATE '{first}' AS first_day, '{why}' AS needed_for" for feed, (first, why) in (look_backs or {}).items()]
+    spans.append(f"SELECT NULL AS feed, {sql_date(period.start)} AS first_day, '12-month window' AS needed_for")
+    end = sql_date(period.end)
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
-        WITH months AS (
-            SELECT month, least(last_day(month), {end}) - greatest(month, {start}) + 1 AS days,
+        WITH spans AS ({' UNION ALL '.join(spans)}),
+        feed_spans AS (
+            -- each feed's own look-back where it has one, else the window
+            SELECT f.feed, coalesce(s.first_day, w.first_day) AS first_day, coalesce(s.needed_for, w.needed_for) AS needed_for
+            FROM (SELECT DISTINCT feed FROM {monthly}) f
+            LEFT JOIN spans s ON s.feed = f.feed
+            CROSS JOIN (SELECT * FROM spans WHERE feed IS NULL) w
+        ),
+        months AS (
+            SELECT feed, needed_for, month, least(last_day(month), {end}) - greatest(month, first_day) + 1 AS days,
                    day(last_day(month)) AS days_in_month
             FROM (
-                SELECT CAST(r.month AS DATE) AS month
-                FROM range(date_trunc('month', {start}), {end} + INTERVAL 1 DAY, INTERVAL 1 MONTH) AS r(month)
+                SELECT feed, needed_for, first_day, CAST(unnest(range(date_trunc('month', first_day), {end} + INTERVAL 1 DAY, INTERVAL 1 MONTH)) AS DATE) AS month
+                FROM feed_spans
             )
         ),
         units AS (
-            SELECT DISTINCT feed, unit_type, unit FROM {monthly}
-            WHERE month BETWEEN date_trunc('month', {start}) AND {end}
+            SELECT DISTINCT c.feed, c.unit_type, c.unit FROM {monthly} c JOIN feed_spans s USING (feed)
+            WHERE c.month BETWEEN date_trunc('month', s.first_day) AND {end}
         ),
         grid AS (
-            SELECT u.feed, u.unit_type, u.unit, m.month, m.days, m.days_in_month,
+            SELECT u.feed, u.unit_type, u.unit, m.month, m.needed_for,
                    -- rows scaled to a whole month, so a partly covered first or last month is fair
                    coalesce(c.rows, 0) * m.days_in_month / m.days AS monthly_rows, coalesce(c.rows, 0) AS rows
-            FROM units u CROSS JOIN months m
+            FROM units u JOIN months m USING (feed)
             LEFT JOIN {monthly} c ON c.feed = u.feed AND c.unit_type = u.unit_type AND c.unit = u.unit AND c.month = m.month
         ),
         judged AS (
             SELECT *, median(monthly_rows) OVER (PARTITION BY feed, unit_type, unit) AS median_rows FROM grid
         )
         SELECT feed, unit_type, unit, month, rows, round(median_rows, 1) AS median_rows,
-               CASE WHEN rows = 0 THEN 'no rows' ELSE 'few rows' END AS gap
+               CASE WHEN rows = 0 THEN 'no rows' ELSE 'few rows' END AS gap, needed_for
         FROM judged
         WHERE (unit_type = 'all' AND (rows = 0 OR monthly_rows < {FEW_ROWS_SHARE} * median_rows))
            OR (unit_type <> 'all' AND median_rows >= {SMALLEST_JUDGED_UNIT} AND monthly_rows < {FEW_ROWS_SHARE} * median_rows)

@@ -30,8 +30,8 @@ def build_report(conn: duckdb.DuckDBPyConnection, period: Period, extracts_dir: 
         "ignored_files": [r[0] for r in _rows(conn, "SELECT path FROM extract_drop ORDER BY path")],
         "extracts": {},
         "coverage_gaps": [
-            {"feed": f, "unit_type": t, "unit": u, "month": m.isoformat(), "rows": n, "median_rows": med, "gap": g}
-            for f, t, u, m, n, med, g in _rows(conn, "SELECT * FROM coverage_gaps")
+            {"feed": f, "unit_type": t, "unit": u, "month": m.isoformat(), "rows": n, "median_rows": med, "gap": g, "needed_for": why}
+            for f, t, u, m, n, med, g, why in _rows(conn, "SELECT * FROM coverage_gaps")
         ],
     }
     for name, extract in EXTRACTS.items():
@@ -115,10 +115,10 @@ Files in the drop that are not data and were ignored: {% for f in r.ignored_file
 
 Each undercounts everyone it covers.
 
-| feed | where | month | rows | median month |
-| --- | --- | --- | ---: | ---: |
+| feed | where | month | rows | median month | needed for |
+| --- | --- | --- | ---: | ---: | --- |
 {% for g in r.coverage_gaps %}
-| {{ g.feed }} | {{ "whole feed" if g.unit_type == "all" else g.unit_type ~ " " ~ g.unit }} | {{ g.month[:7] }} | {{ g.rows }} | {{ g.median_rows }} |
+| {{ g.feed }} | {{ "whole feed" if g.unit_type == "all" else g.unit_type ~ " " ~ g.unit }} | {{ g.month[:7] }} | {{ g.rows }} | {{ g.median_rows }} | {{ g.needed_for }} |
 {% endfor %}
 {% endif %}
 {% for name, e in r.extracts.items() if e.supplied %}

@@ -105,6 +105,9 @@ def summary(output: Path) -> str:
         lines.append(
             f"{name:<22}{counts['rows_read']:>12,}{counts['rows_accepted']:>12,}{counts['rows_quarantined']:>13,}{counts['rows_warned']:>10,}"
         )
+    for name, counts in manifest["extracts"].items():
+        if counts["supplied"] and counts["absent_columns"]:
+            lines.append(f"{name}: columns not in the files, blank for every row: {', '.join(counts['absent_columns'])}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ import csv
 import difflib
 import gzip
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,8 +155,9 @@ def csv_header(path: Path) -> list[str]:
     header = [name.strip() for name in header]
     if not any(header):
         raise ExtractFileError(f"{path}: the first line is not a header row")
-    if len(set(header)) != len(header):
-        raise ExtractFileError(f"{path}: repeated column names in the header")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ExtractFileError(f"{path}: repeated column names in the header: {', '.join(repeated)}")
     return header
 
 
@@ -187,7 +189,7 @@ def parquet_as_text(column: str, parquet_type: str, expected_type: str | None) -
 # DuckDB's explanations worth passing on, besides its first line. Everything else is left out: the
 # lines that quote the offending row (patient-level data never goes into a message, a log or
 # Dagster metadata, and a quoted row can span several lines) and its dump of reader options.
-_EXPLAINING = ("Expected Number of Columns", "This can happen", "Invalid unicode", "Maximum line size")
+_EXPLAINING = ("Expected Number of Columns", "This can happen", "Invalid unicode", "Maximum line size", "Value with")
 
 
 def engine_explanation(error: Exception) -> str:
@@ -255,6 +257,17 @@ def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
         conn.execute(f"DROP {kind} {quote_ident(name)}")
 
 
+def _header_hint(missing: list[str], columns: dict[str, str]) -> str:
+    """Why the names may not match, when the header makes it plain."""
+    lower = {c.lower().strip(): c for c in columns}
+    near = [f"{lower[m]!r} for {m}" for m in missing if m in lower]
+    if near:
+        return f" (the header has {', '.join(near[:3])}: column names must match exactly, in lower case)"
+    if not any(c in columns for c in missing) and any(re.fullmatch(r"[0-9][0-9 :./-]*", c) for c in columns):
+        return " (the first line looks like data, not a header row)"
+    return ""
+
+
 def _is_csv(path: Path) -> bool:
     return data_suffix(path) in (".csv", ".csv.gz")
 
@@ -274,7 +287,9 @@ def load_raw(conn: duckdb.DuckDBPyConnection, extract: Extract, files: list[Path
             raise ExtractFileError(f"{path}: column name(s) {', '.join(reserved)} are reserved for the pipeline")
         missing = [c for c in extract.required_columns if c not in columns]
         if missing:
-            raise ExtractFileError(f"{path}: required column(s) missing for extract {extract.name}: {', '.join(missing)}")
+            raise ExtractFileError(
+                f"{path}: required column(s) missing for extract {extract.name}: {', '.join(missing)}{_header_hint(missing, columns)}"
+            )
         columns_by_file[path] = columns
     all_columns = list(extract.columns)
     for columns in columns_by_file.values():

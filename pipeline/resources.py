@@ -142,6 +142,10 @@ class Warehouse(dg.ConfigurableResource):
             if not self._switched and self._run_copy is not None:
                 _remove(self._run_copy)
                 shutil.rmtree(self.run_folder, ignore_errors=True)
+                context.log.warning(
+                    "this run did not publish (it failed, or did not include published_outputs): the warehouse "
+                    "and the output files are as the last published run left them"
+                )
         finally:
             if self._locks is not None:
                 self._locks.close()

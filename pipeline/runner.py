@@ -4,6 +4,7 @@ The warehouse resource takes the run lock and keeps the warehouse as it was when
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -29,7 +30,9 @@ def _root_message(error) -> str:
     cause = error
     while cause.cause is not None:  # Dagster wraps user errors; the root names the file or rule
         cause = cause.cause
-    return cause.message.strip()
+    message = cause.message.strip()
+    # "pipeline.extract_files.ExtractFileError: <what is wrong>": the words are for people.
+    return re.sub(rf"^([\w.]+\.)?{re.escape(cause.cls_name)}: ", "", message)
 
 
 def _check_message(evaluation) -> str:

@@ -109,8 +109,13 @@ class HiuSettings(dg.ConfigurableResource):
         values = {name: environ[variable] for name, variable in ENVIRONMENT.items() if environ.get(variable)}
         try:
             return cls(**values)
-        except Exception as error:  # pydantic's message names the field; add the variable
-            raise ValueError(f"invalid HIU_* setting: {error}") from None
+        except Exception as error:  # say which variable, in one line, without pydantic's trimmings
+            problems = getattr(error, "errors", lambda: [])() or [{"loc": (), "msg": str(error)}]
+            said = "; ".join(
+                f"{ENVIRONMENT.get(str(p['loc'][0]), 'HIU_*') + ': ' if p['loc'] else ''}{str(p['msg']).removeprefix('Value error, ')}"
+                for p in problems
+            )
+            raise ValueError(f"invalid setting: {said}") from None
 
     @model_validator(mode="after")
     def _valid_thresholds(self) -> "HiuSettings":

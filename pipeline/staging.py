@@ -62,10 +62,15 @@ def _typed_rows(raw_table: str, compiled: ExtractSql) -> str:
     )
 
 
+def _knows_deaths(extract: Extract) -> bool:
+    """Activity of a person who has a population row: activity after their death is a warning."""
+    return bool(extract.activity_date) and any((r.column, r.extract) == ("person_id", "population") for r in extract.references)
+
+
 def _checked_rows(typed_rows: str, extract: Extract, compiled: ExtractSql) -> tuple[str, list[tuple[str, str]]]:
-    """Typed rows joined to what their references point at; and (predicate, reason expression) for
-    each reference. A reference to a rejected row says why that row was rejected (the root cause),
-    not just "not found"."""
+    """Typed rows joined to what their references point at (and to the person's date of death);
+    and (predicate, reason expression) for each reference. A reference to a rejected row says why
+    that row was rejected (the root cause), not just "not found"."""
     joins, rules = [], []
     for i, (column, target_extract, target) in enumerate(compiled.references):
         found, cause = quote_ident(f"ref:{i}"), quote_ident(f"cause:{i}")
@@ -81,7 +86,7 @@ def _checked_rows(typed_rows: str, extract: Extract, compiled: ExtractSql) -> tu
             ) c{i} ON c{i}.{quote_ident(f'id:{i}')} = t.{col}"""
         )
         rules.append((f"{col} IS NOT NULL AND {found} IS NULL", f"coalesce({cause}, {quote_literal(f'{column} not found in {target_extract}')})"))
-    if extract.activity_date and any(ref[:2] == ("person_id", "population") for ref in compiled.references):
+    if _knows_deaths(extract):
         joins.append(
             f"LEFT JOIN (SELECT person_id AS {quote_ident('death:id')}, date_of_death AS {DEATH} FROM stg_population "
             f"WHERE date_of_death IS NOT NULL) d ON d.{quote_ident('death:id')} = t.person_id"
@@ -108,7 +113,7 @@ def stage_extract(
     rejections = [f"CASE WHEN {f.predicate} THEN {quote_literal(f.reason)} END" for f in compiled.rejections]
     rejections += [f"CASE WHEN {predicate} THEN {reason} END" for predicate, reason in reference_rules]
     warnings = [f"CASE WHEN {f.predicate} THEN {quote_literal(f.reason)} END" for f in compiled.warnings]
-    if extract.activity_date and DEATH in checked:
+    if _knows_deaths(extract):
         warnings.append(f"CASE WHEN {extract.activity_date} > {DEATH} THEN 'activity after date_of_death' END")
     fixes = [f"{quote_literal(c.name + ': ')} || ({c.fix})" for c in compiled.columns]
 

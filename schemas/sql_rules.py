@@ -125,7 +125,7 @@ def column_sql(
         typed = (
             f"CASE WHEN {_matches(raw, TIMESTAMP_PATTERN)} THEN TRY_CAST({as_text} AS TIMESTAMP) "
             f"WHEN {_matches(raw, TIMESTAMP_PATTERN + OFFSET_PATTERN)} "
-            f"THEN timezone('{LOCAL_TIME_ZONE}', TRY_CAST({as_text} AS TIMESTAMPTZ)) "
+            f"THEN timezone('{LOCAL_TIME_ZONE}', TRY_CAST(regexp_replace({as_text}, ' ([+-]|Z)', '\\1') AS TIMESTAMPTZ)) "
             + (
                 f"WHEN {raw} IS NOT NULL THEN coalesce(try_strptime({raw}, {quote_literal(date_format + ' %H:%M:%S')}), "
                 f"try_strptime({raw}, {quote_literal(date_format + ' %H:%M')})) "

@@ -34,6 +34,13 @@ ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2025-03-31"
 IN_WINDOW = "2025-01-15"
 
+# Rows the counting rules do not count, two months before the window starts, so that every required
+# feed covers the whole window (for as-of dates up to 2025-03-31 and back to 2025-02-28).
+START_ANCHORS = [
+    ("gp_appointments", {"person_id": "p01", "appointment_date": "2024-02-01", "appt_status": "DNA"}),
+    ("ed_attendances", {"person_id": "p01", "arrival_datetime": "2024-02-01 09:00:00", "attendance_category": "4"}),
+    ("admissions", {"person_id": "p01", "admission_date": "2024-02-01", "discharge_date": "2024-02-01", "admission_method": "11"}),
+]
 # One row per activity feed on the last day, for p01: every feed ends on 2025-03-31.
 ANCHORS = {
     "gp_appointments": {"person_id": "p01", "appointment_date": AS_OF},
@@ -67,12 +74,13 @@ def base_drop(
     rows = [{"person_id": pid(n)} for n in range(1, people + 1)]
     for row in rows:
         row.update((population or {}).get(row["person_id"], {}))
+    start = dict(START_ANCHORS)
     return write_drop(
         folder,
         population=rows,
-        gp_appointments=[*gp, anchors["gp_appointments"]],
-        ed_attendances=[*ed, anchors["ed_attendances"]],
-        admissions=[*admissions, anchors["admissions"]],
+        gp_appointments=[*gp, anchors["gp_appointments"], start["gp_appointments"]],
+        ed_attendances=[*ed, anchors["ed_attendances"], start["ed_attendances"]],
+        admissions=[*admissions, anchors["admissions"], start["admissions"]],
         **other_extracts,
     )
 
@@ -246,7 +254,7 @@ def test_whole_number_floats_are_read_as_integers(tmp_path, extract, column, val
 def test_department_type_without_leading_zero_is_read_as_01(tmp_path, file_format):
     folder = base_drop(tmp_path / "drop", ed=ed_for("p02", 5, department_type="1"))
     if file_format == "parquet":  # the column typed as an integer, as tools that write Parquet do
-        rows = complete_rows("ed_attendances", [*ed_for("p02", 5), ANCHORS["ed_attendances"]])
+        rows = complete_rows("ed_attendances", [*ed_for("p02", 5), ANCHORS["ed_attendances"], dict(START_ANCHORS)["ed_attendances"]])
         frame = pl.DataFrame(rows, schema={c: pl.String for c in EXTRACTS["ed_attendances"].columns})
         frame.with_columns(pl.col("department_type").cast(pl.Int64)).write_parquet(folder / "ed_attendances.parquet")
         (folder / "ed_attendances.csv").unlink()
@@ -478,7 +486,7 @@ def test_upper_case_suffix_and_gzip_are_read_as_the_extract(tmp_path, stored_as)
         plain.rename(folder / stored_as)
     assert_ok(run(tmp_path, folder))
     assert cohort(tmp_path) == {"p02": (0, 0, 3)}
-    assert manifest(tmp_path)["extracts"]["admissions"]["rows_accepted"] == 4
+    assert manifest(tmp_path)["extracts"]["admissions"]["rows_accepted"] == 5  # and the two anchors
 
 
 def test_hidden_files_in_the_drop_are_ignored(tmp_path):
@@ -498,7 +506,7 @@ def test_a_nullable_column_left_out_is_fine_and_recorded_as_absent(tmp_path, ext
     rows = {
         "practices": [{}],
         "population": [{"person_id": pid(n)} for n in (1, 2, 3)],
-        "ed_attendances": [*ed_for("p03", 5), ANCHORS["ed_attendances"]],
+        "ed_attendances": [*ed_for("p03", 5), ANCHORS["ed_attendances"], dict(START_ANCHORS)["ed_attendances"]],
     }[extract]
     rewrite_csv(folder, extract, rows, [c for c in EXTRACTS[extract].columns if c != column])
     assert_ok(run(tmp_path, folder))
@@ -646,7 +654,7 @@ def test_data_quality_report_counts_every_extract(tmp_path):
         for key in ("rows_read", "rows_accepted", "rows_quarantined", "rows_warned", "normalisations", "warnings"):
             assert key in entry, (name, key)
         assert entry["rows_read"] == entry["rows_accepted"] + entry["rows_quarantined"]
-    assert report["extracts"]["gp_appointments"]["rows_read"] == 22
+    assert report["extracts"]["gp_appointments"]["rows_read"] == 23  # 21 and the two anchors
 
 
 def test_data_quality_report_counts_normalisations(tmp_path):
@@ -666,3 +674,37 @@ def test_data_quality_report_warns_about_activity_after_death(tmp_path):
     assert cohort(tmp_path) == {"p02": (21, 0, 0)}  # p03 died before the as-of date
     assert manifest(tmp_path)["extracts"]["gp_appointments"]["rows_quarantined"] == 0  # kept, with a warning
     assert quality(tmp_path)["extracts"]["gp_appointments"]["warnings"]
+
+
+# ----------------------------------------------------------------------------------------------
+# a window the feeds do not cover, and columns that decide who is in the population
+# ----------------------------------------------------------------------------------------------
+
+
+def test_a_window_the_feeds_cover_only_in_part_fails_naming_the_earliest_as_of_date(tmp_path):
+    folder = base_drop(tmp_path / "drop", gp=gp_for("p02", 21))  # every feed starts 2024-02-01
+    outcome = run(tmp_path, folder, as_of="2024-06-30")
+    assert_fails_naming(outcome, tmp_path, "2024-06-30", "starts before", "earliest as-of date they cover is 2025-01-31")
+    assert_nothing_published(tmp_path)
+
+
+def test_an_hfrs_look_back_the_admissions_do_not_cover_is_a_warning(tmp_path):
+    folder = base_drop(
+        tmp_path / "drop", gp=gp_for("p02", 21),
+        admission_diagnoses=[{"spell_id": "adm1"}],
+    )
+    outcome = run(tmp_path, folder)
+    assert_ok(outcome)
+    gaps = [w for w in outcome.warnings if "window_fully_covered" in w]
+    assert gaps and "admissions, whole feed: 2023-04" in gaps[0]
+    assert "HFRS 2-year look-back" in (tmp_path / "out" / "quality" / "data_quality.md").read_text()
+
+
+def test_columns_left_out_that_decide_who_is_in_the_population_are_a_warning(tmp_path):
+    folder = base_drop(tmp_path / "drop", gp=gp_for("p02", 21))
+    path = folder / "population.csv"
+    frame = pl.read_csv(path, infer_schema=False).drop("date_of_death", "registration_end")
+    frame.write_csv(path)
+    outcome = run(tmp_path, folder)
+    assert_ok(outcome)
+    assert any("date_of_death" in w and "blank for every row" in w for w in outcome.warnings), outcome.warnings

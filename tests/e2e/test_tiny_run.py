@@ -21,15 +21,25 @@ PEOPLE = [
 ]
 
 
-def drop(folder):
+# Rows the counting rules do not count, at the start of the window, so that every required feed
+# covers the whole 12 months to the as-of date (2025-01-15).
+COVERAGE = {
+    "gp_appointments": [{"person_id": "south2", "appointment_date": "2024-01-16", "appt_status": "DNA"}],
+    "ed_attendances": [{"person_id": "south2", "arrival_datetime": "2024-01-16 10:00:00", "attendance_category": "4"}],
+    "admissions": [{"person_id": "south2", "admission_date": "2024-01-16", "discharge_date": "2024-01-16", "admission_method": "11"}],
+}
+
+
+def drop(folder, practices=PRACTICES, gp=None, ed=None, admissions=None):
     return write_drop(
         folder,
-        practices=PRACTICES,
+        practices=practices,
         population=PEOPLE,
         # The stranger's row is quarantined, so its later date must not become the as-of date.
-        gp_appointments=[{"person_id": "north1"}] * 21 + [{"person_id": "nobody", "appointment_date": "2026-06-30"}],
-        ed_attendances=[{"person_id": "south1"}] * 5,
-        admissions=[{"person_id": "south1"}] * 3,
+        gp_appointments=(gp if gp is not None else [{"person_id": "north1"}] * 21 + [{"person_id": "nobody", "appointment_date": "2026-06-30"}])
+        + COVERAGE["gp_appointments"],
+        ed_attendances=(ed if ed is not None else [{"person_id": "south1"}] * 5) + COVERAGE["ed_attendances"],
+        admissions=(admissions if admissions is not None else [{"person_id": "south1"}] * 3) + COVERAGE["admissions"],
     )
 
 
@@ -61,7 +71,7 @@ def test_run_writes_every_output_for_each_neighbourhood(tmp_path):
     assert manifest["as_of"] == "2025-01-15" and manifest["window_start"] == "2024-01-16"
     assert manifest["thresholds"] == {"gp_appointments": 20, "ed_attendances": 5, "emergency_admissions": 3}
     assert manifest["extracts"]["gp_appointments"] == {
-        "supplied": True, "required": True, "rows_read": 22, "rows_accepted": 21, "rows_quarantined": 1,
+        "supplied": True, "required": True, "rows_read": 23, "rows_accepted": 22, "rows_quarantined": 1,
         "rows_warned": 0, "absent_columns": [],
     }
     assert "social_care_events" in manifest["not_supplied"]
@@ -122,10 +132,7 @@ def test_rerun_after_a_practice_moves_leaves_no_list_in_the_old_neighbourhood(tm
     assert materialize_all(settings).ok
     assert (tmp_path / "out/neighbourhoods/south/hiu_cohort.csv").exists()
     moved = [{}, {**PRACTICES[1], "neighbourhood_code": "north", "neighbourhood_name": "North INT"}]
-    write_drop(
-        extracts, practices=moved, population=PEOPLE, ed_attendances=[{"person_id": "south1"}] * 5,
-        gp_appointments=[{"person_id": "north1"}], admissions=[{"person_id": "north1"}],
-    )
+    drop(extracts, practices=moved, gp=[{"person_id": "north1"}], admissions=[{"person_id": "north1"}])
     assert materialize_all(settings).ok
     assert not (tmp_path / "out/neighbourhoods/south").exists()
     north = pl.read_parquet(tmp_path / "out/neighbourhoods/north/hiu_cohort.parquet")

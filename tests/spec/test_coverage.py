@@ -94,3 +94,12 @@ def test_a_small_provider_is_not_judged_month_by_month(tmp_path):
     build_feed_coverage(conn)
     build_coverage_gaps(conn, Period(dt.date(2025, 3, 31)))
     assert conn.execute("SELECT count(*) FROM coverage_gaps").fetchall() == [(0,)]
+
+
+def test_the_hfrs_look_back_is_judged_over_its_two_years(tmp_path):
+    days = months("2024-04-01", 12)
+    conn = covered(tmp_path, gp=[{"person_id": "p1", "appointment_date": d} for d in days], ed=days, admissions=days)
+    look_back = {"admissions": (dt.date(2023, 4, 1), "HFRS 2-year look-back")}
+    build_coverage_gaps(conn, Period(dt.date(2025, 3, 31)), look_backs=look_back)
+    gaps = conn.execute("SELECT feed, count(*), min(month)::VARCHAR, any_value(needed_for) FROM coverage_gaps GROUP BY feed").fetchall()
+    assert gaps == [("admissions", 12, "2023-04-01", "HFRS 2-year look-back")]

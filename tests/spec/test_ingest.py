@@ -246,6 +246,8 @@ def test_activity_after_death_is_a_warning(tmp_path):
         ("ed_attendances", {"arrival_datetime": "2025-07-01 09:00:00+00:00"}, "arrival_datetime", "2025-07-01 10:00:00", "offset converted to England clock time"),
         ("ed_attendances", {"arrival_datetime": "2025-01-15T10:00Z"}, "arrival_datetime", "2025-01-15 10:00:00", "offset converted to England clock time"),
         ("ed_attendances", {"arrival_datetime": "2025-07-01 10:00:00+0100"}, "arrival_datetime", "2025-07-01 10:00:00", "offset converted to England clock time"),
+        ("ed_attendances", {"arrival_datetime": "2025-07-01 10:00:00 +0100"}, "arrival_datetime", "2025-07-01 10:00:00", "offset converted to England clock time"),
+        ("ed_attendances", {"arrival_datetime": "2025-01-15 10:00:00 Z"}, "arrival_datetime", "2025-01-15 10:00:00", "offset converted to England clock time"),
         ("admissions", {"admission_method": "21.0"}, "admission_method", "21", "whole-number float read as a code"),
     ],
 )
@@ -268,6 +270,26 @@ def test_an_ambiguous_date_is_never_guessed_but_a_named_format_reads_it(tmp_path
     assert counts["gp_appointments"].accepted == 2
     dates = conn.execute("SELECT appointment_date::VARCHAR FROM stg_gp_appointments ORDER BY 1").fetchall()
     assert dates == [("2024-03-31",), ("2024-04-03",)]
+
+
+@pytest.mark.parametrize(
+    "header, hint",
+    [
+        ("SPELL_ID,PERSON_ID,ADMISSION_DATE,ADMISSION_METHOD,PROVIDER_CODE", "'SPELL_ID' for spell_id"),
+        ("s1,p1,2025-01-01,21,RDZ", "the first line looks like data"),
+    ],
+)
+def test_a_header_that_does_not_match_says_why(tmp_path, header, hint):
+    write_drop(tmp_path, population=[ME])
+    (tmp_path / "admissions.csv").write_text(header + "\ns1,p1,2025-01-01,21,RDZ\n")
+    assert hint in stage_expecting_error(tmp_path)
+
+
+def test_a_repeated_header_column_is_named(tmp_path):
+    write_drop(tmp_path, population=[ME])
+    path = tmp_path / "gp_appointments.csv"
+    path.write_text(path.read_text().replace("practice_code\n", "practice_code,hcp_type\n", 1))
+    assert "repeated column names in the header: hcp_type" in stage_expecting_error(tmp_path)
 
 
 def test_every_broken_rule_is_listed(tmp_path):
