@@ -39,40 +39,40 @@ def test_a_row_breaking_no_contract_rule_is_accepted_whatever_its_other_fields_h
         assert (counts[extract].accepted, counts[extract].quarantined) == (1, 0), (extract, counts[extract].by_reason)
 
 
-def staged_value(conn, name: str, dtype, text: str | None, metadata: dict | None = None):
+def staged_value(name: str, dtype, text: str | None, metadata: dict | None = None):
     """The typed value and the normalisation label of one cell, through the compiled SQL."""
     column = column_sql(name, dtype, metadata)
     inner = f"SELECT {quote_literal(text) if text is not None else 'NULL'}::VARCHAR AS \"text:{name}\""
     sql = f"SELECT {column.typed}, {column.fix} FROM (SELECT *, {column.normalised} AS \"raw:{name}\" FROM ({inner}))"
-    return conn.execute(sql).fetchall()[0]
+    with duckdb.connect() as conn:
+        return conn.execute(sql).fetchall()[0]
 
 
-conn = duckdb.connect()
 department = EXTRACTS["ed_attendances"].model.to_schema().columns["department_type"].metadata
 
 
 @given(st.dates(dt.date(1890, 1, 1), dt.date(2100, 12, 31)))
 def test_a_valid_date_is_read_unchanged(value):
-    assert staged_value(conn, "d", pl.Date, value.isoformat()) == (value, None)
+    assert staged_value("d", pl.Date, value.isoformat()) == (value, None)
 
 
 @given(st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2100, 1, 1)).map(lambda t: t.replace(microsecond=0)))
 def test_a_valid_timestamp_is_read_unchanged(value):
-    assert staged_value(conn, "t", pl.Datetime(), value.strftime("%Y-%m-%d %H:%M:%S")) == (value, None)
+    assert staged_value("t", pl.Datetime(), value.strftime("%Y-%m-%d %H:%M:%S")) == (value, None)
 
 
 @given(st.integers(-(10**12), 10**12))
 def test_a_valid_integer_is_read_unchanged(value):
-    assert staged_value(conn, "i", pl.Int64, str(value)) == (value, None)
+    assert staged_value("i", pl.Int64, str(value)) == (value, None)
 
 
 @given(st.sampled_from(codes.ED_DEPARTMENT_TYPE), st.sampled_from(["", " ", "  \t"]), st.sampled_from(["", " ", "\r"]))
 def test_a_valid_code_is_read_unchanged_and_whitespace_never_changes_it(code, before, after):
-    assert staged_value(conn, "department_type", pl.String, code, department) == (code, None)
-    value, fix = staged_value(conn, "department_type", pl.String, f"{before}{code}{after}", department)
+    assert staged_value("department_type", pl.String, code, department) == (code, None)
+    value, fix = staged_value("department_type", pl.String, f"{before}{code}{after}", department)
     assert value == code and (fix is None) == (before + after == "")
 
 
 @given(st.dates(dt.date(1990, 1, 1), dt.date(2100, 12, 31)), st.sampled_from([" 00:00:00.000", "T00:00", " 00:00:00"]))
 def test_a_midnight_timestamp_in_a_date_column_is_that_date(value, midnight):
-    assert staged_value(conn, "d", pl.Date, value.isoformat() + midnight) == (value, "midnight timestamp read as a date")
+    assert staged_value("d", pl.Date, value.isoformat() + midnight) == (value, "midnight timestamp read as a date")
