@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import polars as pl
+from scipy.stats import poisson
 
 from cohorts.period import Period, month_start, sql_date, years_before
 from schemas.extracts import EXTRACTS, REQUIRED_ACTIVITY
@@ -21,6 +23,8 @@ FEEDS = [name for name, extract in EXTRACTS.items() if extract.activity_date]
 FEW_ROWS_SHARE = 0.5
 # Practices and providers below this many rows in a median month are too small to judge.
 SMALLEST_JUDGED_UNIT = 10
+# ...and a month is few only when so few rows would happen by chance less than once in a thousand.
+IMPROBABLE = 0.001
 
 
 def build_feed_coverage(conn: duckdb.DuckDBPyConnection, table: str = "feed_coverage", monthly: str = "feed_coverage_monthly") -> None:
@@ -116,9 +120,9 @@ def build_coverage_gaps(
             WHERE c.month BETWEEN date_trunc('month', s.first_day) AND {end}
         ),
         grid AS (
-            SELECT u.feed, u.unit_type, u.unit, m.month, m.needed_for,
+            SELECT u.feed, u.unit_type, u.unit, m.month, m.needed_for, m.days / m.days_in_month AS covered_share,
                    -- rows scaled to a whole month, so a partly covered first or last month is fair
-                   coalesce(c.rows, 0) * m.days_in_month / m.days AS monthly_rows, coalesce(c.rows, 0) AS rows
+                   coalesce(c.rows, 0) / covered_share AS monthly_rows, coalesce(c.rows, 0) AS rows
             FROM units u JOIN months m USING (feed)
             LEFT JOIN {monthly} c ON c.feed = u.feed AND c.unit_type = u.unit_type AND c.unit = u.unit AND c.month = m.month
         ),
@@ -126,11 +130,19 @@ def build_coverage_gaps(
             SELECT *, median(monthly_rows) OVER (PARTITION BY feed, unit_type, unit) AS median_rows FROM grid
         )
         SELECT feed, unit_type, unit, month, rows, round(median_rows, 1) AS median_rows,
-               CASE WHEN rows = 0 THEN 'no rows' ELSE 'few rows' END AS gap, needed_for
+               CASE WHEN rows = 0 THEN 'no rows' ELSE 'few rows' END AS gap, needed_for,
+               median_rows * covered_share AS expected_rows
         FROM judged
         WHERE (unit_type = 'all' AND (rows = 0 OR monthly_rows < {FEW_ROWS_SHARE} * median_rows))
            OR (unit_type <> 'all' AND median_rows >= {SMALLEST_JUDGED_UNIT} AND monthly_rows < {FEW_ROWS_SHARE} * median_rows)
         ORDER BY feed, unit_type, unit, month
         """
     )
-    return conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    # A small practice's month can fall under half its median by chance: keep only months that are
+    # improbably low for a Poisson count with the median's rate (and every empty month of a feed).
+    candidates = conn.sql(f"SELECT * FROM {table}").pl()
+    improbable = poisson.cdf(candidates["rows"].to_numpy(), candidates["expected_rows"].to_numpy()) < IMPROBABLE
+    empty_feed = (candidates["unit_type"] == "all") & (candidates["rows"] == 0)
+    kept = candidates.filter(pl.Series(improbable) | empty_feed).drop("expected_rows")  # noqa: F841 (read by DuckDB)
+    conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM kept")
+    return kept.height

@@ -103,3 +103,17 @@ def test_the_hfrs_look_back_is_judged_over_its_two_years(tmp_path):
     build_coverage_gaps(conn, Period(dt.date(2025, 3, 31)), look_backs=look_back)
     gaps = conn.execute("SELECT feed, count(*), min(month)::VARCHAR, any_value(needed_for) FROM coverage_gaps GROUP BY feed").fetchall()
     assert gaps == [("admissions", 12, "2023-04-01", "HFRS 2-year look-back")]
+
+
+@pytest.mark.parametrize("quiet_month_rows, gap", [(5, False), (1, True), (0, True)])
+def test_a_practice_month_is_few_only_when_improbably_low_for_its_size(tmp_path, quiet_month_rows, gap):
+    days = months("2024-04-01", 12)
+    gp = [
+        {"person_id": "p1", "appointment_date": d}
+        for i, d in enumerate(days)
+        for _ in range(quiet_month_rows if i == 6 else 12)
+    ]
+    conn = covered(tmp_path, gp=gp, ed=days, admissions=days)
+    build_coverage_gaps(conn, Period(dt.date(2025, 3, 31)))
+    practice_gaps = conn.execute("SELECT month::VARCHAR FROM coverage_gaps WHERE unit_type = 'practice'").fetchall()
+    assert practice_gaps == ([("2024-10-01",)] if gap else [])
