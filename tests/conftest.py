@@ -13,10 +13,3 @@ def _throwaway_dagster_instance(monkeypatch):
     for variable in ("HIU_EXTRACTS_DIR", "HIU_OUTPUT_DIR", "HIU_WAREHOUSE", "HIU_AS_OF"):
         monkeypatch.delenv(variable, raising=False)
 
-
-def pytest_unconfigure(config):
-    """Free what the tests left in reference cycles (DuckDB connections and relations among them)
-    before the interpreter exits, rather than leave DuckDB's bindings to report them as leaks."""
-    import gc
-
-    gc.collect()
