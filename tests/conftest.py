@@ -10,6 +10,8 @@ settings.load_profile("hiu")
 def _throwaway_dagster_instance(monkeypatch):
     """Tests never write runs into the project's Dagster instance (make run / make ui share it)."""
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    for variable in ("HIU_EXTRACTS_DIR", "HIU_OUTPUT_DIR", "HIU_WAREHOUSE", "HIU_AS_OF"):
+    from pipeline.settings import ENVIRONMENT
+
+    for variable in ENVIRONMENT.values():  # a developer's own HIU_* settings must not change what tests see
         monkeypatch.delenv(variable, raising=False)
 
