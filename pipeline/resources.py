@@ -27,6 +27,7 @@ from pydantic import PrivateAttr
 
 from pipeline.locks import exclusive
 from pipeline.publish import RUN_PREFIX, roll_back
+from pipeline.publish import run_folder as run_folder_in
 
 WAREHOUSE_POOL = "duckdb"
 # DuckDB takes 80% of RAM by default; capped, it spills to `<warehouse>.tmp/` instead, which keeps a
@@ -110,7 +111,7 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def run_folder(self) -> Path:
         """Where this run's output files are written before they are published."""
-        return self.output_path / f"{RUN_PREFIX}{self._run_id}"
+        return run_folder_in(self.output_path, self._run_id)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         warehouse, output = self.warehouse_path, self.output_path

@@ -58,11 +58,6 @@ def text_column(name: str) -> str:
     return quote_ident(f"text:{name}")
 
 
-def fix_column(name: str) -> str:
-    """How compiled SQL names the label of the normalisation applied to a column's value."""
-    return quote_ident(f"fix:{name}")
-
-
 @dataclass(frozen=True)
 class ColumnSql:
     name: str
