@@ -12,7 +12,7 @@ from assets.extracts import FILES_TABLE, INVENTORY_TABLE
 from assets.factory import Step, failed, warehouse_asset, warehouse_check
 from assets.metadata import counts_markdown
 from pipeline.duck import scalar
-from pipeline.staging import FINDINGS_TABLE, stage_extract
+from pipeline.staging import COUNTS_TABLE, FINDINGS_TABLE, stage_extract
 from schemas.extracts import EXTRACTS, Extract
 from schemas.sql_rules import quote_ident, rows_breaking_rules_sql, staging_columns
 
@@ -112,7 +112,8 @@ def quarantine_check(extract: Extract):
     )
     def _check(step: Step) -> dg.AssetCheckResult:
         conn, limit = step.conn, step.settings.max_quarantine_share
-        read = scalar(conn, f"SELECT count(*) FROM raw_{extract.name}")
+        # Rows read as staging counted them: a second count of the raw view would parse every CSV again.
+        read = scalar(conn, f"SELECT rows_read FROM {COUNTS_TABLE} WHERE extract = ?", [extract.name]) or 0
         accepted = scalar(conn, f"SELECT count(*) FROM stg_{extract.name}")
         quarantined = read - accepted
         share = quarantined / read if read else 0.0
