@@ -39,7 +39,7 @@ def person_intensity(step: Step) -> dict:
     ),
 )
 def hiu_cohort(step: Step) -> dict:
-    build_hiu_cohort(step.conn, efi="efi_scores", hfrs="hfrs_scores")
+    build_hiu_cohort(step.conn, as_of=step.period.as_of, efi="efi_scores", hfrs="hfrs_scores")
     hiu, himsu = step.conn.execute("SELECT count(*), count(*) FILTER (WHERE himsu) FROM hiu_cohort").fetchall()[0]
     return {"hiu_people": hiu, "himsu_people": himsu}
 

@@ -16,36 +16,115 @@ import pyarrow.parquet as pq
 
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
 from metrics.data_quality import build_report, render_markdown
-from metrics.disclosure import disclosure_controlled
+from metrics.disclosure import published
 from pipeline.duck import row_count
-from pipeline.exports import files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
+from pipeline.exports import CohortList, files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
 from pipeline.extract_files import ExtractFileError, unchanged_since
 from pipeline.publish import publish
+from pipeline.workbook import workbook_ids
 from schemas.extracts import EXTRACTS
-from schemas.outputs import FrailtyCohort, FrailtySummary, HiuCohort, ServiceConcentration, data_dictionary
+from schemas.outputs import (
+    FrailtyCohort,
+    FrailtySummary,
+    HiuCohort,
+    ServiceConcentration,
+    data_dictionary,
+    display_decimals,
+    workbook_columns,
+)
 from schemas.sql_rules import quote_literal
 
-def neighbourhood_files(name: str, table: str, model, who: str) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
-    """An export asset writing `neighbourhoods/<code>/<table>.parquet`, `.csv` and a data dictionary,
-    and its blocking check that the files partition the table by neighbourhood."""
+def list_terms(step: Step) -> dict:
+    """The run's numbers that data dictionaries and workbooks write into their words."""
+    row, period = step.period_row, step.period
+    return {
+        "as_of": period.as_of.isoformat(),
+        "window_start": period.start.isoformat(),
+        "window_end": period.end.isoformat(),
+        "gp_threshold": row["gp_threshold"],
+        "ed_threshold": row["ed_threshold"],
+        "admissions_threshold": row["admissions_threshold"],
+    }
+
+
+def about_the_list(step: Step, title: str, who: str):
+    """The About sheet's lines for one neighbourhood's list."""
+    terms = list_terms(step)
+    created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+    def about(code: str, name: str | None, rows: int) -> list[tuple[str, str]]:
+        return [
+            ("List", f"{title}: {who} registered at this neighbourhood's practices on the as-of date."),
+            ("Neighbourhood", f"{name or code} ({code})"),
+            ("As-of date", terms["as_of"]),
+            ("Window", f"{terms['window_start']} to {terms['window_end']} (12 months, both days included)"),
+            (
+                "Thresholds",
+                f"GP appointments {terms['gp_threshold']} or more; ED attendances {terms['ed_threshold']} or more; "
+                f"emergency admissions {terms['admissions_threshold']} or more. A high intensity user is over at least "
+                "one; a user of multiple services (HIMSU) over two or more.",
+            ),
+            ("People on this list", f"{rows:,}"),
+            ("Run", step.context.run.run_id),
+            ("Created", created),
+            (
+                "Who may see it",
+                "For direct care by this neighbourhood's Integrated Neighbourhood Team only. It holds pseudonymised "
+                "person IDs, not NHS numbers. Share it only within the team, by secure NHS email; never publish it.",
+            ),
+            (
+                "Small numbers",
+                "Not suppressed: this list is for direct care. Figures that may be shared outside the team are in "
+                "metrics/published/ (counts of 1 to 7 shown as *, other counts rounded to the nearest 5).",
+            ),
+            (
+                "Finding the patient",
+                "The practice adds NHS numbers from its own key file with `hiu reidentify --list <this file> "
+                "--key <key file> --out <file outside the output folder>`, which records who re-identified "
+                "which list and when.",
+            ),
+        ]
+
+    return about
+
+
+def neighbourhood_files(
+    name: str, table: str, model, title: str, who: str
+) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    """An export asset writing `neighbourhoods/<code>/<table>.parquet`, `.csv`, `.xlsx` and a data
+    dictionary, and its blocking check that the files partition the table by neighbourhood."""
 
     @warehouse_asset(
         name=name,
         group="exports",
         table=False,
-        kinds=("parquet", "csv"),
+        kinds=("parquet", "csv", "excel"),
         deps=[table, "stg_practices"],
         description=(
-            f"Per neighbourhood: `neighbourhoods/<code>/{table}.parquet` and `.csv` holding only {who} registered "
-            f"at that neighbourhood's practices, and `{table}_dictionary.csv` explaining every column."
+            f"Per neighbourhood: `neighbourhoods/<code>/{table}.parquet`, `.csv` and `.xlsx` (a workbook with "
+            f"readable headings and an About sheet) holding only {who} registered at that neighbourhood's "
+            f"practices, and `{table}_dictionary.csv` explaining every column."
         ),
     )
     def _files(step: Step) -> dict:
-        codes = [r[0] for r in step.conn.execute("SELECT DISTINCT neighbourhood_code FROM stg_practices ORDER BY 1").fetchall()]
+        neighbourhoods = dict(
+            step.conn.execute(
+                "SELECT neighbourhood_code, any_value(neighbourhood_name) FROM stg_practices GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
         frame = step.conn.sql(f"SELECT * FROM {table}").pl()
-        rows_by_neighbourhood = write_neighbourhood_files(frame, codes, step.warehouse.run_folder, table, data_dictionary(model))
+        cohort = CohortList(
+            stem=table,
+            title=title,
+            dictionary=data_dictionary(model, list_terms(step)),
+            columns=workbook_columns(model),
+            decimals=display_decimals(model),
+        )
+        rows_by_neighbourhood = write_neighbourhood_files(
+            frame, neighbourhoods, step.warehouse.run_folder, cohort, about_the_list(step, title, who)
+        )
         return {
-            "neighbourhoods": len(codes),
+            "neighbourhoods": len(neighbourhoods),
             "rows_by_neighbourhood": dg.MetadataValue.json(rows_by_neighbourhood),
             "dagster/row_count": frame.height,
         }
@@ -68,6 +147,8 @@ def neighbourhood_files(name: str, table: str, model, who: str) -> tuple[dg.Asse
             csv_rows = pl.scan_csv(parquet.with_suffix(".csv"), infer_schema=False).select(pl.len()).collect().item()
             if csv_rows != frame.height:
                 problems.append(f"{code}: CSV has {csv_rows} rows, Parquet {frame.height}")
+            if workbook_ids(parquet.with_suffix(".xlsx")) != frame["person_id"].to_list():
+                problems.append(f"{code}: the workbook does not hold the Parquet's people in its order")
             wrong = frame.filter(
                 (pl.col("neighbourhood_code") != code)
                 | (pl.col("practice_code").replace_strict(practice_neighbourhood, default=None) != code)
@@ -87,10 +168,11 @@ def neighbourhood_files(name: str, table: str, model, who: str) -> tuple[dg.Asse
 
 
 neighbourhood_cohort_files, neighbourhood_cohort_files_check = neighbourhood_files(
-    "neighbourhood_cohort_files", "hiu_cohort", HiuCohort, "the high intensity users"
+    "neighbourhood_cohort_files", "hiu_cohort", HiuCohort, "High intensity users", "the high intensity users"
 )
 neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_files(
-    "neighbourhood_frailty_files", "frailty_cohort", FrailtyCohort, "the people living with moderate or severe frailty (or housebound)"
+    "neighbourhood_frailty_files", "frailty_cohort", FrailtyCohort, "Frailty",
+    "the people living with moderate or severe frailty (or housebound)",
 )
 
 
@@ -111,9 +193,8 @@ def metric_files(step: Step) -> dict:
     for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
         frame = model.validate(step.conn.sql(f"SELECT * FROM {table}").pl())
         write_parquet_and_csv(frame, folder, table)
-        data_dictionary(model).write_csv(folder / f"{table}_dictionary.csv")
-        counts, rates = PUBLISHED[table]
-        write_parquet_and_csv(disclosure_controlled(frame, counts, rates), folder / "published", table)
+        data_dictionary(model, list_terms(step)).write_csv(folder / f"{table}_dictionary.csv", include_bom=True)
+        write_parquet_and_csv(published(table, frame), folder / "published", table)
         rows[table] = frame.height
     return {"rows": dg.MetadataValue.json(rows)}
 
@@ -157,29 +238,13 @@ def data_quality_report(step: Step) -> dict:
     return {"report": dg.MetadataValue.md(markdown)}
 
 
-# table -> (count columns, {rate column: the counts it is built on}) for metrics/published/
-PUBLISHED = {
-    "service_concentration": (
-        ["population", "hiu_people", "activity_total", "activity_hiu", "himsu_people", "activity_himsu", "any_hiu_people"],
-        {
-            "hiu_people_pct": ["hiu_people", "population"],
-            "activity_hiu_pct": ["hiu_people", "activity_hiu"],
-            "mean_per_person_all": ["population"],
-            "mean_per_person_himsu": ["himsu_people"],
-        },
-    ),
-    "frailty_summary": (
-        ["people", "hiu_people", "gp_appointments_12m", "ed_attendances_12m", "emergency_admissions_12m"],
-        {"people_pct_of_age_band": ["people"]},
-    ),
-}
-
-
 def _row_count(path: Path) -> int | None:
     if path.suffix == ".parquet":
         return pq.ParquetFile(path).metadata.num_rows
     if path.suffix == ".csv":
         return pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item()
+    if path.suffix == ".xlsx":
+        return len(workbook_ids(path))
     return None
 
 

@@ -87,7 +87,7 @@ def hfrs_scores(step: Step) -> dict:
     ),
 )
 def frailty_cohort(step: Step) -> dict:
-    build_frailty_cohort(step.conn)
+    build_frailty_cohort(step.conn, as_of=step.period.as_of)
     return {"efi_category": _distribution(step.conn, "frailty_cohort", "efi_category", "category")}
 
 

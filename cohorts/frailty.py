@@ -17,6 +17,7 @@ Without the extracts a score needs, it is NULL, not zero.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -152,6 +153,7 @@ HOUSEBOUND = 16
 
 def build_frailty_cohort(
     conn: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
     intensity: str = "person_intensity",
     table: str = "frailty_cohort",
 ) -> int:
@@ -171,13 +173,14 @@ def build_frailty_cohort(
                coalesce(n.deficits, '') AS deficits, h.hfrs_score, h.hfrs_band,
                p.gp_appointments_12m, p.ed_attendances_12m, p.emergency_admissions_12m,
                p.hiu_gp, p.hiu_ed, p.hiu_admissions, p.high_intensity_services, p.himsu, p.social_care_involved,
-               p.neighbourhood_name, p.pcn_name, p.practice_name, p.imd_decile
+               p.neighbourhood_name, p.pcn_name, p.practice_name, p.imd_decile, ?::DATE AS as_of_date
         FROM {intensity} p
         JOIN efi_scores e USING (person_id)
         LEFT JOIN named n USING (person_id)
         LEFT JOIN hfrs_scores h USING (person_id)
         WHERE e.efi_category IN ('moderate', 'severe') OR n.housebound
         ORDER BY p.neighbourhood_code, e.efi_deficits DESC, p.person_id
-        """
+        """,
+        [as_of],
     )
     return row_count(conn, table)

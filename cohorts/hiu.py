@@ -3,6 +3,7 @@ threshold of at least one service; a high intensity multiple service user (HIMSU
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
@@ -58,6 +59,7 @@ def build_person_intensity(
 
 def build_hiu_cohort(
     conn: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
     intensity: str = "person_intensity",
     table: str = "hiu_cohort",
     efi: str | None = None,
@@ -76,11 +78,12 @@ def build_hiu_cohort(
                gp_appointments_12m, ed_attendances_12m, emergency_admissions_12m,
                hiu_gp, hiu_ed, hiu_admissions, high_intensity_services, himsu, social_care_involved,
                {efi_columns}, {hfrs_columns}, NULL::DOUBLE AS rising_risk_score, reason,
-               neighbourhood_name, pcn_name, practice_name, imd_decile
+               neighbourhood_name, pcn_name, practice_name, imd_decile, ?::DATE AS as_of_date
         FROM {intensity} {joins}
         WHERE high_intensity_services >= 1
         ORDER BY neighbourhood_code, high_intensity_services DESC,
                  gp_appointments_12m + ed_attendances_12m + emergency_admissions_12m DESC, person_id
-        """
+        """,
+        [as_of],
     )
     return row_count(conn, table)

@@ -1,8 +1,13 @@
 """Pandera models of the output files (contract section 4). Field descriptions are the data
-dictionary written beside every cohort file, so an INT lead reads the same words the code uses."""
+dictionary written beside every cohort file, so an INT lead reads the same words the code uses.
+
+Descriptions may name the run's numbers as `{gp_threshold}`, `{ed_threshold}`,
+`{admissions_threshold}`, `{window_start}`, `{window_end}` and `{as_of}`: `data_dictionary` fills
+them in, so the dictionary of a file says "20 or more", not "at or over the threshold"."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Optional
 
 import pandera.polars as pa
@@ -23,19 +28,61 @@ PERSON_COLUMNS = {
     "pcn_code": "Primary care network of the person's practice.",
     "practice_code": "GP practice the person is registered with on the as-of date.",
     "sex": "F, M or U (unknown).",
-    "gp_appointments_12m": "Attended GP practice appointments in the 12 months to the as-of date.",
-    "ed_attendances_12m": "Emergency department attendances in the 12 months (planned follow-ups not counted).",
-    "emergency_admissions_12m": "Emergency hospital admissions in the 12 months.",
-    "hiu_gp": "GP appointments at or over the GP threshold.",
-    "hiu_ed": "ED attendances at or over the ED threshold.",
-    "hiu_admissions": "Emergency admissions at or over the admissions threshold.",
-    "hfrs_score": "Hospital Frailty Risk Score (people 75 and over).",
+    "gp_appointments_12m": "Attended GP practice appointments from {window_start} to {window_end}.",
+    "ed_attendances_12m": "Emergency department attendances (categories 1-3: planned follow-ups not counted) from {window_start} to {window_end}.",
+    "emergency_admissions_12m": "Emergency hospital admissions (admission method 2x) from {window_start} to {window_end}.",
+    "hiu_gp": "true when GP appointments are {gp_threshold} or more.",
+    "hiu_ed": "true when ED attendances are {ed_threshold} or more.",
+    "hiu_admissions": "true when emergency admissions are {admissions_threshold} or more.",
+    "hfrs_score": "Hospital Frailty Risk Score from admissions in the 2 years to {as_of} (people 75 and over; blank below).",
     "hfrs_band": "low (under 5), intermediate (5 to 15), high (over 15).",
     "neighbourhood_name": "Name of the Integrated Neighbourhood Team.",
     "pcn_name": "Name of the primary care network.",
     "practice_name": "Name of the GP practice.",
     "imd_decile": "Index of Multiple Deprivation decile, 1 = most deprived.",
+    "as_of_date": "The date this list is as of: counts cover {window_start} to {window_end}.",
 }
+
+# Readable headings for the workbooks, one per column of any list.
+HEADINGS = {
+    "person_id": "Person ID",
+    "practice_name": "Practice",
+    "age": "Age",
+    "sex": "Sex",
+    "reason": "Why on the list",
+    "gp_appointments_12m": "GP appointments (12 months)",
+    "ed_attendances_12m": "ED attendances (12 months)",
+    "emergency_admissions_12m": "Emergency admissions (12 months)",
+    "high_intensity_services": "Services used at high intensity",
+    "himsu": "High use of multiple services",
+    "hiu_gp": "High GP use",
+    "hiu_ed": "High ED use",
+    "hiu_admissions": "High emergency admissions",
+    "social_care_involved": "Adult social care involved",
+    "efi_score": "eFI score",
+    "efi_category": "Frailty (eFI)",
+    "efi_deficits": "eFI deficits (of 36)",
+    "deficits": "Deficits recorded",
+    "housebound": "Housebound",
+    "hfrs_score": "HFRS score",
+    "hfrs_band": "Hospital frailty risk (HFRS)",
+    "rising_risk_score": "Rising risk score",
+    "imd_decile": "Deprivation decile (IMD)",
+    "pcn_name": "Primary care network",
+    "neighbourhood_name": "Neighbourhood",
+    "practice_code": "Practice code",
+    "pcn_code": "PCN code",
+    "neighbourhood_code": "Neighbourhood code",
+    "as_of_date": "As-of date",
+}
+# Workbook column order: who and why first, codes last (the CSV and Parquet keep the model's order).
+WORKBOOK_FIRST = ("person_id", "practice_name", "age", "sex", "reason")
+WORKBOOK_LAST = ("pcn_name", "neighbourhood_name", "practice_code", "pcn_code", "neighbourhood_code", "as_of_date")
+DECIMALS = "decimals"  # Field metadata: scores shown to this many places in the CSV and workbook
+
+
+def rounded_for_display(decimals: int) -> dict:
+    return {DECIMALS: decimals}
 
 
 class HiuCohort(pa.DataFrameModel):
@@ -55,22 +102,29 @@ class HiuCohort(pa.DataFrameModel):
     hiu_gp: bool = pa.Field(description=PERSON_COLUMNS["hiu_gp"])
     hiu_ed: bool = pa.Field(description=PERSON_COLUMNS["hiu_ed"])
     hiu_admissions: bool = pa.Field(description=PERSON_COLUMNS["hiu_admissions"])
-    high_intensity_services: int = pa.Field(ge=1, le=3, description="How many services the person uses at high intensity (1 to 3).")
-    himsu: bool = pa.Field(description="High intensity user of multiple services: 2 or more services over threshold.")
+    high_intensity_services: int = pa.Field(ge=1, le=3, description="How many services the person uses at high intensity (1 to 3; GP {gp_threshold}+, ED {ed_threshold}+, emergency admissions {admissions_threshold}+).")
+    himsu: bool = pa.Field(description="High intensity user of multiple services: 2 or more services over threshold (GP {gp_threshold}+, ED {ed_threshold}+, emergency admissions {admissions_threshold}+).")
     social_care_involved: Optional[bool] = pa.Field(
         nullable=True,
-        description="Adult social care request in the 12 months or a service during them; blank when the social care extract was not supplied.",
+        description="Adult social care request from {window_start} to {window_end} or a service during them; blank when the social care extract was not supplied.",
     )
-    efi_score: Optional[float] = pa.Field(nullable=True, ge=0, le=1, description="Electronic frailty index (people 65 and over).")
+    efi_score: Optional[float] = pa.Field(
+        nullable=True, ge=0, le=1, metadata=rounded_for_display(2),
+        description="Electronic frailty index: deficits recorded / 36 (people 65 and over; blank below).",
+    )
     efi_category: Optional[str] = pa.Field(nullable=True, isin=EFI_CATEGORIES, description="fit, mild, moderate or severe frailty (eFI).")
-    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, description=PERSON_COLUMNS["hfrs_score"])
+    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, metadata=rounded_for_display(1), description=PERSON_COLUMNS["hfrs_score"])
     hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"])
-    rising_risk_score: Optional[float] = pa.Field(nullable=True, ge=0, le=1, description="Predicted probability of high intensity use next year.")
-    reason: str = pa.Field(description="Which thresholds were met, in words, e.g. 'GP 24 (20+), ED 6 (5+)'.")
+    rising_risk_score: Optional[float] = pa.Field(
+        nullable=True, ge=0, le=1, metadata=rounded_for_display(3),
+        description="Not yet calculated: blank for everyone until the rising-risk model is built.",
+    )
+    reason: str = pa.Field(description="Which thresholds were met, in words, e.g. 'GP 24 ({gp_threshold}+), ED 6 ({ed_threshold}+)'.")
     neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
     pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
     practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
     imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description=PERSON_COLUMNS["imd_decile"])
+    as_of_date: dt.date = pa.Field(description=PERSON_COLUMNS["as_of_date"])
 
     class Config:
         strict = True
@@ -82,33 +136,68 @@ class ServiceConcentration(pa.DataFrameModel):
     neighbourhood_name: Optional[str] = pa.Field(nullable=True, description="Neighbourhood name.")
     service: str = pa.Field(isin=SERVICES, description="gp, ed or admissions (emergency admissions).")
     population: int = pa.Field(ge=0, description="People in the population on the as-of date.")
-    hiu_people: int = pa.Field(ge=0, description="People at or over this service's threshold.")
+    hiu_people: int = pa.Field(ge=0, description="People at or over this service's threshold (GP {gp_threshold}+, ED {ed_threshold}+, emergency admissions {admissions_threshold}+).")
     hiu_people_pct: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="hiu_people as a percentage of population.")
-    activity_total: int = pa.Field(ge=0, description="All counted activity of this service in the 12 months.")
+    activity_total: int = pa.Field(ge=0, description="All counted activity of this service from {window_start} to {window_end}.")
     activity_hiu: int = pa.Field(ge=0, description="Activity of this service's high intensity users.")
     activity_hiu_pct: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="activity_hiu as a percentage of activity_total.")
     himsu_people: int = pa.Field(ge=0, description="High intensity users of multiple services (the same on each service's row).")
     activity_himsu: int = pa.Field(ge=0, description="Activity of this service by HIMSU people.")
     mean_per_person_all: Optional[float] = pa.Field(nullable=True, ge=0, description="activity_total / population.")
     mean_per_person_himsu: Optional[float] = pa.Field(nullable=True, ge=0, description="activity_himsu / himsu_people.")
-    any_hiu_people: int = pa.Field(ge=0, description="People over the threshold of at least one service.")
+    any_hiu_people: int = pa.Field(ge=0, description="People over the threshold of at least one service (GP {gp_threshold}+, ED {ed_threshold}+, emergency admissions {admissions_threshold}+).")
 
     class Config:
         strict = True
         ordered = True
 
 
-def data_dictionary(model: type[pa.DataFrameModel]) -> pl.DataFrame:
-    """Column, type and meaning of every column of an output model."""
+CSV_GUARD = "Formula guard: in the CSV only, a value starting with =, +, - or @ gets a ' in front (Parquet and workbook unchanged)."
+
+
+def data_dictionary(model: type[pa.DataFrameModel], terms: dict) -> pl.DataFrame:
+    """Column, heading, type and meaning of every column of an output model, with the run's numbers
+    (`terms`: thresholds, window, as-of date) written into the meanings, and what the CSV does to
+    the column (the formula guard on text, rounding of scores)."""
     schema = model.to_schema()
+    columns = schema.columns.values()
     return pl.DataFrame(
         {
-            "column": list(schema.columns),
-            "type": [_plain_type(c.dtype.type) for c in schema.columns.values()],
-            "blank_allowed": [c.nullable for c in schema.columns.values()],
-            "description": [c.description or "" for c in schema.columns.values()],
+            "column": [c.name for c in columns],
+            "heading": [HEADINGS.get(c.name, c.name) for c in columns],
+            "type": [_plain_type(c.dtype.type) for c in columns],
+            "blank_allowed": [c.nullable for c in columns],
+            "description": [(c.description or "").format(**terms) for c in columns],
+            "in_the_csv": [_csv_note(c) for c in columns],
         }
     )
+
+
+def _csv_note(column) -> str:
+    decimals = (column.metadata or {}).get(DECIMALS)
+    if decimals is not None:
+        return f"Rounded to {decimals} decimal places in the CSV and workbook; full precision in the Parquet."
+    if column.dtype.type == pl.String:
+        return CSV_GUARD
+    return ""
+
+
+def display_decimals(model: type[pa.DataFrameModel]) -> dict[str, int]:
+    """Columns shown rounded in the CSV and workbook, and to how many places."""
+    return {
+        name: column.metadata[DECIMALS]
+        for name, column in model.to_schema().columns.items()
+        if column.metadata and DECIMALS in column.metadata
+    }
+
+
+def workbook_columns(model: type[pa.DataFrameModel]) -> list[tuple[str, str]]:
+    """(column, heading) in the order of the workbook's list sheet: every column of the model once."""
+    names = list(model.to_schema().columns)
+    first = [n for n in WORKBOOK_FIRST if n in names]
+    last = [n for n in WORKBOOK_LAST if n in names]
+    middle = [n for n in names if n not in first and n not in last]
+    return [(n, HEADINGS[n]) for n in first + middle + last]
 
 
 def _plain_type(dtype: pl.DataType) -> str:
@@ -131,12 +220,12 @@ class FrailtyCohort(pa.DataFrameModel):
     practice_code: str = pa.Field(description=PERSON_COLUMNS["practice_code"])
     age: int = pa.Field(ge=65, le=140, description="Age in whole years on the as-of date (65 and over).")
     sex: str = pa.Field(isin=["F", "M", "U"], description=PERSON_COLUMNS["sex"])
-    efi_score: float = pa.Field(ge=0, le=1, description="Electronic frailty index: deficits present / 36.")
+    efi_score: float = pa.Field(ge=0, le=1, metadata=rounded_for_display(2), description="Electronic frailty index: deficits recorded / 36.")
     efi_category: str = pa.Field(isin=EFI_CATEGORIES, description="fit (0-4 deficits), mild (5-8), moderate (9-12), severe (13+).")
     efi_deficits: int = pa.Field(ge=0, le=36, description="How many of the 36 eFI deficits are recorded.")
     housebound: bool = pa.Field(description="Housebound recorded (eFI deficit 16).")
     deficits: str = pa.Field(description="The eFI deficits recorded, in words, separated by semicolons.")
-    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, le=173.2, description=PERSON_COLUMNS["hfrs_score"])
+    hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, le=173.2, metadata=rounded_for_display(1), description=PERSON_COLUMNS["hfrs_score"])
     hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"])
     gp_appointments_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["gp_appointments_12m"])
     ed_attendances_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["ed_attendances_12m"])
@@ -151,6 +240,7 @@ class FrailtyCohort(pa.DataFrameModel):
     pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
     practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
     imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description=PERSON_COLUMNS["imd_decile"])
+    as_of_date: dt.date = pa.Field(description=PERSON_COLUMNS["as_of_date"])
 
     class Config:
         strict = True
@@ -163,6 +253,7 @@ class FrailtySummary(pa.DataFrameModel):
     age_band: str = pa.Field(isin=["65-74", "75-84", "85+"], description="Age on the as-of date.")
     efi_category: str = pa.Field(isin=[*EFI_CATEGORIES, "not scored"], description="eFI category; 'not scored' without GP coded data.")
     people: int = pa.Field(ge=0, description="People in this neighbourhood, age band and category.")
+    age_band_people: int = pa.Field(ge=0, description="People in this neighbourhood and age band, all categories.")
     people_pct_of_age_band: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="people as a percentage of the neighbourhood's age band.")
     hiu_people: int = pa.Field(ge=0, description="Of them, high intensity users of any service.")
     gp_appointments_12m: int = pa.Field(ge=0, description="Their attended GP appointments in the 12 months.")

@@ -144,7 +144,7 @@ def person_rows(
     build_person_events(conn)
     build_person_activity(conn, period, social_care_supplied=supplied)
     build_person_intensity(conn, thresholds)
-    build_hiu_cohort(conn)
+    build_hiu_cohort(conn, as_of=period.as_of)
     rows = conn.sql("SELECT * FROM person_intensity").pl().rows_by_key("person_id", named=True, unique=True)
     conn.close()
     return rows

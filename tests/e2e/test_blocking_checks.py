@@ -36,9 +36,9 @@ def staged_then(extract, sql):
 
 
 def corrupt_files(stem, frame_for):
-    def sabotage(frame, codes, run_dir, table, dictionary):
-        if table == stem:
-            frame_for(frame).write_parquet(run_dir / "neighbourhoods" / codes[0] / f"{stem}.parquet")
+    def sabotage(frame, neighbourhoods, run_dir, cohort, about):
+        if cohort.stem == stem:
+            frame_for(frame).write_parquet(run_dir / "neighbourhoods" / next(iter(neighbourhoods)) / f"{stem}.parquet")
 
     return sabotage
 
@@ -78,7 +78,7 @@ SABOTAGE = {
         assets.frailty, "build_frailty_cohort",
         lambda conn, **_: conn.execute(  # 99 of 36 deficits
             "INSERT INTO frailty_cohort VALUES ('x', 'north', NULL, 'P001', 70, 'F', 0.5, 'severe', 99, false, '', "
-            "NULL, NULL, 0, 0, 0, false, false, false, 0, false, NULL, NULL, NULL, NULL, NULL)"
+            "NULL, NULL, 0, 0, 0, false, false, false, 0, false, NULL, NULL, NULL, NULL, NULL, DATE '2025-03-31')"
         ),
     ),
     "service_concentration.neighbourhoods_add_up_to_all": (

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cohorts.hiu import Thresholds, build_person_intensity
-from pipeline.exports import write_neighbourhood_files
+from pipeline.exports import CohortList, write_neighbourhood_files
+from pipeline.workbook import workbook_ids
 from schemas.extracts import EXTRACTS
 from tests.drops import complete_rows, stage_drop, write_drop
 
@@ -67,14 +68,19 @@ def test_neighbourhood_files_partition_the_cohort(rows):
     all_codes = ["north", "south", "INT-03", "east_1", "w"]
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
-        dictionary = pl.DataFrame({"column": ["person_id"]})
-        written = write_neighbourhood_files(cohort, all_codes, run_dir, "hiu_cohort", dictionary)
+        dictionary = pl.DataFrame({"column": ["person_id", "neighbourhood_code"], "description": ["who", "where"]})
+        listed = CohortList("hiu_cohort", "High intensity users", dictionary,
+                            [("person_id", "Person ID"), ("neighbourhood_code", "Neighbourhood code")], {})
+        neighbourhoods = {code: code.title() for code in all_codes}
+        written = write_neighbourhood_files(cohort, neighbourhoods, run_dir, listed, lambda code, name, rows: [("Neighbourhood", name)])
         seen = []
         for code in all_codes:
             frame = pl.read_parquet(run_dir / "neighbourhoods" / code / "hiu_cohort.parquet")
             assert set(frame["neighbourhood_code"]) <= {code}
             csv_frame = pl.read_csv(run_dir / "neighbourhoods" / code / "hiu_cohort.csv", infer_schema=False)
             assert csv_frame.height == frame.height == written[code]
+            # any text at all comes back from the workbook exactly as it went in
+            assert workbook_ids(run_dir / "neighbourhoods" / code / "hiu_cohort.xlsx") == frame["person_id"].to_list()
             seen += frame["person_id"].to_list()
     assert sorted(seen) == sorted(cohort["person_id"].to_list())
 

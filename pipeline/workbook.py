@@ -1,0 +1,130 @@
+"""A cohort list as an Excel workbook, for the INT leads who open, filter and forward it.
+
+Written with XlsxWriter, one cell at a time with the writer for its type: ids and codes go in as
+text cells (a spreadsheet keeps `0062533197248372` and `640693096024e057` as they are, and a text
+cell is never run as a formula), counts and scores as numbers, dates as dates. The first sheet is
+the list (readable headings, frozen header row, filters); the second, "About this list", says what
+the list is, for when, how it was made and how it may be shared."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+ABOUT_SHEET = "About this list"
+WIDEST_COLUMN = 60
+
+
+@dataclass(frozen=True)
+class ListSheet:
+    """What the workbook says about its list."""
+
+    title: str  # the list sheet's name, e.g. "High intensity users"
+    columns: list[tuple[str, str]]  # (column, heading) in sheet order
+    decimals: dict[str, int]  # scores rounded for display
+    about: list[tuple[str, str]]  # (item, text) on the About sheet, in order
+    dictionary: pl.DataFrame  # column, heading, description (the data dictionary)
+
+
+def write_workbook(frame: pl.DataFrame, path: Path, sheet: ListSheet) -> None:
+    """`path` (an .xlsx) holding `frame`'s rows in `sheet.columns` order, and the About sheet."""
+    options = {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True}
+    with xlsxwriter.Workbook(str(path), options) as book:
+        book.set_properties({"title": sheet.title, "comments": "Pseudonymised list for direct care: see the About sheet."})
+        header = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DCE6F1", "border": 1})
+        formats = {
+            "text": book.add_format({"num_format": "@"}),
+            "whole": book.add_format({"num_format": "0"}),
+            "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+            **{f"decimals{d}": book.add_format({"num_format": "0." + "0" * d}) for d in set(sheet.decimals.values())},
+            "number": book.add_format({"num_format": "General"}),
+        }
+        _write_list(book.add_worksheet(sheet.title[:31]), frame, sheet, header, formats)
+        _write_about(book, sheet, header)
+
+
+def _write_list(worksheet, frame: pl.DataFrame, sheet: ListSheet, header, formats: dict) -> None:
+    names = [c for c, _ in sheet.columns]
+    writers = [_cell_writer(worksheet, frame.schema[name], sheet.decimals.get(name), formats) for name in names]
+    for col, (name, heading) in enumerate(sheet.columns):
+        worksheet.set_column(col, col, _width(frame, name, heading))
+    worksheet.set_row(0, 30)
+    for col, (_, heading) in enumerate(sheet.columns):
+        worksheet.write_string(0, col, heading, header)
+    for row, values in enumerate(frame.select(names).iter_rows(), start=1):
+        for col, value in enumerate(values):
+            writers[col](row, col, value)
+    worksheet.freeze_panes(1, 0)
+    worksheet.autofilter(0, 0, max(frame.height, 1), len(names) - 1)
+
+
+def _cell_writer(worksheet, dtype: pl.DataType, decimals: int | None, formats: dict):
+    """The XlsxWriter call for one column's cells: the type decides, never the value's look."""
+
+    def blank_or(write):
+        def _write(row: int, col: int, value) -> None:
+            if value is None:
+                worksheet.write_blank(row, col, None)
+            else:
+                write(row, col, value)
+        return _write
+
+    if dtype == pl.String:
+        return blank_or(lambda r, c, v: worksheet.write_string(r, c, v, formats["text"]))
+    if dtype == pl.Boolean:
+        return blank_or(lambda r, c, v: worksheet.write_boolean(r, c, v))
+    if dtype == pl.Date:
+        return blank_or(lambda r, c, v: worksheet.write_datetime(r, c, dt.datetime.combine(v, dt.time()), formats["date"]))
+    if dtype.is_integer():
+        return blank_or(lambda r, c, v: worksheet.write_number(r, c, v, formats["whole"]))
+    if decimals is not None:
+        return blank_or(lambda r, c, v: worksheet.write_number(r, c, round(v, decimals), formats[f"decimals{decimals}"]))
+    return blank_or(lambda r, c, v: worksheet.write_number(r, c, v, formats["number"]))
+
+
+def _width(frame: pl.DataFrame, name: str, heading: str) -> int:
+    longest = frame.head(500).select(pl.col(name).cast(pl.String).str.len_chars().max()).item() or 0
+    return min(WIDEST_COLUMN, max(10, min(len(heading), 24), longest + 2))
+
+
+def _write_about(book, sheet: ListSheet, header) -> None:
+    about = book.add_worksheet(ABOUT_SHEET)
+    label = book.add_format({"bold": True, "valign": "top"})
+    wrapped = book.add_format({"text_wrap": True, "valign": "top"})
+    about.set_column(0, 0, 28)
+    about.set_column(1, 1, 34)
+    about.set_column(2, 2, 90)
+    row = 0
+    for item, text in sheet.about:
+        about.write_string(row, 0, item, label)
+        about.merge_range(row, 1, row, 2, text, wrapped)
+        row += 1
+    row += 1
+    about.write_string(row, 0, "Column heading", header)
+    about.write_string(row, 1, "Column in the CSV and Parquet", header)
+    about.write_string(row, 2, "What it means", header)
+    meanings = dict(zip(sheet.dictionary["column"], sheet.dictionary["description"]))
+    for column, heading in sheet.columns:
+        row += 1
+        about.write_string(row, 0, heading, wrapped)
+        about.write_string(row, 1, column, wrapped)
+        about.write_string(row, 2, meanings.get(column, ""), wrapped)
+
+
+def workbook_ids(path: Path, heading: str = "Person ID") -> list[str]:
+    """The person ids of a list workbook's first sheet, in order, as text (a check reads them back)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.escape import unescape
+
+    book = load_workbook(path, read_only=True)
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        column = next(rows).index(heading)
+        # XML cannot hold control characters: the file stores them as _xHHHH_, as Excel reads them
+        return [None if row[column] is None else unescape(str(row[column])) for row in rows]
+    finally:
+        book.close()
