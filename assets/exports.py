@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
+from cohorts.hiu import Thresholds
 from metrics.data_quality import build_report, render_markdown
 from metrics.disclosure import published
 from pipeline.duck import row_count
@@ -189,12 +190,14 @@ neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_f
 )
 def metric_files(step: Step) -> dict:
     folder = step.warehouse.run_folder / "metrics"
+    row = step.period_row
+    thresholds = Thresholds(row["gp_threshold"], row["ed_threshold"], row["admissions_threshold"])
     rows = {}
     for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
         frame = model.validate(step.conn.sql(f"SELECT * FROM {table}").pl())
         write_parquet_and_csv(frame, folder, table)
         data_dictionary(model, list_terms(step)).write_csv(folder / f"{table}_dictionary.csv", include_bom=True)
-        write_parquet_and_csv(published(table, frame), folder / "published", table)
+        write_parquet_and_csv(published(table, frame, thresholds), folder / "published", table)
         rows[table] = frame.height
     return {"rows": dg.MetadataValue.json(rows)}
 

@@ -6,11 +6,13 @@
    its size: it is a fact about those few people.
 2. **Totals are rounded after summing**: every count, `ALL` included, is the true count, controlled.
 3. **Secondary**: an attacker knows how the figures of a file hang together (`ALL` is the sum of the
-   neighbourhoods, the categories of an age band add up to its total, a part is never more than its
-   whole). `protect` asks, for every shown or hidden count, the question the attacker would: what
-   values are consistent with everything published? It solves that as an integer programme
-   (scipy's HiGHS `milp`) and, where the answer is a single value, hides a neighbouring count as
-   well, until no count can be worked out exactly.
+   neighbourhoods, a part is never more than its whole, a high intensity user of GP services has at
+   least the threshold's appointments: `metrics.published` lists them per file). `protect` asks,
+   for every figure, the attacker's question: what values are consistent with everything
+   published? It answers with integer programmes (scipy's HiGHS `milp`) and, where only the true
+   value fits, hides a related figure as well, until no figure can be worked out exactly. The
+   attacker cannot tell which rule hid which `*`: while everything hidden is 1 to 7 a `*` says "1
+   to 7", once anything else is hidden it says only "some number".
 4. **Rates and means are computed from the published counts**, so they tell nothing the counts do
    not; a rate whose numerator or denominator is hidden is hidden.
 
@@ -20,7 +22,9 @@ Cohort lists are for direct care and are never passed through this.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,8 +36,6 @@ SUPPRESSED = "*"
 SMALLEST_SHOWN = 8
 ROUNDING_BASE = 5
 ALL = "ALL"
-# What the attacker may assume of a hidden count with no other bound: far above any real count.
-NO_UPPER_BOUND = 10**9
 
 
 def rounded(value: int) -> int:
@@ -63,13 +65,21 @@ class Count:
 
 @dataclass(frozen=True)
 class Rate:
-    """`scale * numerator / denominator`, rounded to `decimals`, both taken as published."""
+    """`scale * numerator / denominator`, rounded to `decimals`, both taken as published. With
+    `denominator=None` the denominator is the sum of the published numerators of the rows sharing
+    the `within` keys (a share of an age band); hidden when any of them is hidden."""
 
     column: str
     numerator: str
-    denominator: str
+    denominator: str | None
     scale: float = 100.0
     decimals: int = 2
+    within: tuple[str, ...] = ()
+
+
+# A linear relation between the true figures of a table that an attacker knows:
+# lower <= sum(coefficient * figure) <= upper, figures named by (column, row).
+Relation = tuple[list[tuple[float, str, dict]], float, float]
 
 
 @dataclass(frozen=True)
@@ -78,22 +88,22 @@ class TableRules:
 
     `keys`: the columns that identify a row, `neighbourhood_code` first (its `ALL` row is the sum of
     the others). `same_within`: a count that repeats on every row sharing these keys (the population
-    of a neighbourhood on each service's row) is one figure. `sums`: (total, part) where the total is
-    the sum of the parts over the rows sharing the total's keys. `at_most`: (part, whole) on each row.
-    """
+    of a neighbourhood on each service's row) is one figure. `at_most`: (part, whole) on each row.
+    `relations(frame, thresholds, big)`: what the domain adds (a high intensity user has at least
+    the threshold's activity; `big` stands for "any number")."""
 
     keys: tuple[str, ...]
     counts: tuple[Count, ...]
     rates: tuple[Rate, ...] = ()
     same_within: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sums: tuple[tuple[str, str], ...] = ()
     at_most: tuple[tuple[str, str], ...] = ()
+    relations: Callable[[pl.DataFrame, Any, float], list[Relation]] | None = None
 
     def keys_of(self, column: str) -> tuple[str, ...]:
         return self.same_within.get(column, self.keys)
 
 
-# The state of a figure after control, and what the attacker then knows of its true value.
+# The state of a figure after control.
 ZERO, SHOWN, SMALL, FEW_PEOPLE, SECONDARY = "zero", "shown", "small", "few people", "secondary"
 
 
@@ -108,25 +118,12 @@ class Figure:
     def hidden(self) -> bool:
         return self.state in (SMALL, FEW_PEOPLE, SECONDARY)
 
-    def bounds(self) -> tuple[float, float]:
-        """The attacker's knowledge of the true value from this figure alone."""
-        if self.state == ZERO:
-            return 0, 0
-        if self.state == SHOWN:
-            shown = rounded(self.true)
-            return shown - ROUNDING_BASE // 2, shown + ROUNDING_BASE // 2
-        if self.state == SMALL:
-            return 1, SMALLEST_SHOWN - 1
-        if self.state == SECONDARY:  # it was shown, so it is 8 or more
-            return SMALLEST_SHOWN, NO_UPPER_BOUND
-        return 0, NO_UPPER_BOUND  # activity of a few people: anything
-
 
 class Figures:
     """Every count of a table as one figure per distinct value (`same_within`), with the linear
     relations between them that an attacker knows."""
 
-    def __init__(self, frame: pl.DataFrame, rules: TableRules):
+    def __init__(self, frame: pl.DataFrame, rules: TableRules, thresholds=None):
         self.rules = rules
         self.index: dict[tuple[str, tuple], int] = {}
         self.figures: list[Figure] = []
@@ -136,11 +133,16 @@ class Figures:
                 *key, value = row
                 self.index[(count.column, tuple(key))] = len(self.figures)
                 self.figures.append(Figure(count.column, tuple(key), value, _primary_state(value)))
+        largest = max([f.true or 0 for f in self.figures], default=0)
+        self.big = float(10 * largest + 1000)  # "any number": far above every figure of the table
         self._hide_activity_of_few_people(frame)
-        self.equalities, self.inequalities = self._relations(frame)
+        self.relations = self._relations(frame, thresholds)
 
     def figure_of(self, column: str, row: dict) -> Figure:
-        return self.figures[self.index[(column, tuple(row[k] for k in self.rules.keys_of(column)))]]
+        return self.figures[self.index_of(column, row)]
+
+    def index_of(self, column: str, row: dict) -> int:
+        return self.index[(column, tuple(row[k] for k in self.rules.keys_of(column)))]
 
     def _hide_activity_of_few_people(self, frame: pl.DataFrame) -> None:
         for count in self.rules.counts:
@@ -152,43 +154,50 @@ class Figures:
                 if people.true is not None and 1 <= people.true < SMALLEST_SHOWN and activity.true is not None:
                     activity.state = FEW_PEOPLE
 
-    def _relations(self, frame: pl.DataFrame) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
-        """Equalities (sum of coefficient * figure = 0) and inequalities (<= 0), as {figure: coefficient}."""
-        rules, equalities, inequalities = self.rules, [], []
+    def _relations(self, frame: pl.DataFrame, thresholds) -> list[tuple[dict[int, float], float, float]]:
+        """Each as ({figure: coefficient}, lower, upper)."""
+        rules, relations = self.rules, []
         for count in rules.counts:  # ALL = the sum of the neighbourhoods
-            keys = rules.keys_of(count.column)
             by_rest: dict[tuple, list[int]] = {}
             totals: dict[tuple, int] = {}
             for (column, key), i in self.index.items():
-                if column != count.column:
-                    continue
-                rest = key[1:]
-                if key[0] == ALL:
-                    totals[rest] = i
-                else:
-                    by_rest.setdefault(rest, []).append(i)
+                if column == count.column:
+                    (totals.__setitem__(key[1:], i) if key[0] == ALL else by_rest.setdefault(key[1:], []).append(i))
             for rest, total in totals.items():
-                equalities.append({total: 1, **{i: -1 for i in by_rest.get(rest, [])}})
-        for total_column, part_column in rules.sums:
-            total_keys = rules.keys_of(total_column)
-            part_keys = rules.keys_of(part_column)
-            positions = [part_keys.index(k) for k in total_keys]
-            parts: dict[tuple, list[int]] = {}
-            for (column, key), i in self.index.items():
-                if column == part_column:
-                    parts.setdefault(tuple(key[p] for p in positions), []).append(i)
-            for (column, key), i in self.index.items():
-                if column == total_column:
-                    equalities.append({i: 1, **{p: -1 for p in parts.get(key, [])}})
+                relations.append(({total: 1.0, **{i: -1.0 for i in by_rest.get(rest, [])}}, 0.0, 0.0))
+        named: list[Relation] = [([(1.0, part, row), (-1.0, whole, row)], -np.inf, 0.0)
+                                 for part, whole in rules.at_most for row in frame.iter_rows(named=True)]
+        if rules.relations is not None:
+            named += rules.relations(frame, thresholds, self.big)
         seen = set()
-        for part, whole in rules.at_most:
-            for row in frame.iter_rows(named=True):
-                pair = (self.index[(part, tuple(row[k] for k in rules.keys_of(part)))],
-                        self.index[(whole, tuple(row[k] for k in rules.keys_of(whole)))])
-                if pair not in seen and pair[0] != pair[1]:
-                    seen.add(pair)
-                    inequalities.append({pair[0]: 1, pair[1]: -1})
-        return [e for e in equalities if len(e) > 1], inequalities
+        for terms, lower, upper in named:
+            coefficients: dict[int, float] = {}
+            for coefficient, column, row in terms:
+                i = self.index_of(column, row)
+                coefficients[i] = coefficients.get(i, 0.0) + coefficient
+            signature = (tuple(sorted(coefficients.items())), lower, upper)
+            if signature not in seen and any(coefficients.values()):
+                seen.add(signature)
+                relations.append((coefficients, lower, upper))
+        return [r for r in relations if len(r[0]) > 1 or r[1] != r[2]]
+
+    def hidden_range(self) -> tuple[float, float]:
+        """What an attacker may assume a `*` hides. They cannot tell which rule hid which: while every
+        hidden figure is 1 to 7, a `*` is 1 to 7; once anything else is hidden (the activity of a
+        few people, a secondary suppression), a `*` may be any number (0 included if a 0 is hidden)."""
+        hidden = [f.true for f in self.figures if f.hidden and f.true is not None]
+        if all(1 <= t < SMALLEST_SHOWN for t in hidden):
+            return 1, SMALLEST_SHOWN - 1
+        return (0 if 0 in hidden else 1), self.big
+
+    def bounds(self, figure: Figure, hidden: tuple[float, float]) -> tuple[float, float]:
+        """The attacker's knowledge of the true value from this figure alone."""
+        if figure.hidden:
+            return hidden
+        if figure.state == ZERO:
+            return 0, 0
+        shown = rounded(figure.true)
+        return shown - ROUNDING_BASE // 2, shown + ROUNDING_BASE // 2
 
     def shown(self, figure: Figure) -> str | None:
         if figure.true is None:
@@ -211,7 +220,7 @@ class Attacker:
     def __init__(self, figures: Figures):
         self.figures = figures
         n = len(figures.figures)
-        edges = [(i, j) for relation in figures.equalities + figures.inequalities for i in relation for j in relation]
+        edges = [(i, j) for relation, _, _ in figures.relations for i in relation for j in relation]
         graph = coo_matrix(([1] * len(edges), ([e[0] for e in edges], [e[1] for e in edges])), shape=(n, n))
         _, self.component = connected_components(graph, directed=False)
         self._programmes: dict[int, tuple] = {}
@@ -222,21 +231,21 @@ class Attacker:
             return self._programmes[component]
         members = np.flatnonzero(self.component == component)
         position = {int(m): p for p, m in enumerate(members)}
+        rows = [r for r in self.figures.relations if next(iter(r[0])) in position]
         constraints = []
-        for relations, low in ((self.figures.equalities, 0), (self.figures.inequalities, -np.inf)):
-            rows = [r for r in relations if next(iter(r)) in position]
-            if rows:
-                matrix = np.zeros((len(rows), len(members)))
-                for r, relation in enumerate(rows):
-                    for i, coefficient in relation.items():
-                        matrix[r, position[i]] = coefficient
-                constraints.append(LinearConstraint(matrix, low, 0))
+        if rows:
+            matrix = np.zeros((len(rows), len(members)))
+            for r, (relation, _, _) in enumerate(rows):
+                for i, coefficient in relation.items():
+                    matrix[r, position[i]] = coefficient
+            constraints.append(LinearConstraint(matrix, [r[1] for r in rows], [r[2] for r in rows]))
         self._programmes[component] = members, position, constraints
         return self._programmes[component]
 
     def range_of(self, target: int) -> tuple[float, float]:
         members, position, constraints = self._programme(self.component[target])
-        lower, upper = zip(*(self.figures.figures[m].bounds() for m in members))
+        hidden = self.figures.hidden_range()
+        lower, upper = zip(*(self.figures.bounds(self.figures.figures[m], hidden) for m in members))
         bounds = Bounds(np.array(lower, dtype=float), np.array(upper, dtype=float))
         integrality = np.ones(len(members))
         extremes = []
@@ -253,53 +262,91 @@ class Attacker:
         low, high = self.range_of(target)
         return math.isclose(low, high, abs_tol=1e-6)
 
+    def pinned_among(self, targets: list[int]) -> list[int]:
+        """The figures of `targets` that only their true value fits. Any solution that gives a
+        figure another value proves it cannot be worked out, so two programmes per group (push
+        every open figure up, then down) settle most of them; the rest are asked one by one."""
+        open_figures = set(targets)
+        for component in {self.component[t] for t in targets}:
+            members, position, constraints = self._programme(component)
+            hidden = self.figures.hidden_range()
+            lower, upper = zip(*(self.figures.bounds(self.figures.figures[m], hidden) for m in members))
+            bounds = Bounds(np.array(lower, dtype=float), np.array(upper, dtype=float))
+            asked = [int(m) for m in members if int(m) in open_figures]
+            for sign in (-1, 1):
+                objective = np.zeros(len(members))
+                objective[[position[m] for m in asked]] = sign
+                result = milp(objective, constraints=constraints, bounds=bounds, integrality=np.ones(len(members)))
+                if result.x is not None:
+                    open_figures -= {m for m in asked if round(result.x[position[m]]) != self.figures.figures[m].true}
+        return [t for t in targets if t in open_figures and self.pinned(t)]
+
 
 def _neighbours(figures: Figures, target: int) -> set[int]:
     around = {target}
-    for relation in figures.equalities + figures.inequalities:
+    for relation, _, _ in figures.relations:
         if target in relation:
             around.update(relation)
     return around
 
 
-def protect(frame: pl.DataFrame, rules: TableRules) -> pl.DataFrame:
+def protect(frame: pl.DataFrame, rules: TableRules, thresholds=None) -> pl.DataFrame:
     """`frame` with its counts controlled (primary and secondary) and its rates recomputed from the
     controlled counts, every controlled column as text."""
-    return _render(frame, rules, controlled_figures(frame, rules))
+    return _render(frame, rules, controlled_figures(frame, rules, thresholds))
 
 
-def controlled_figures(frame: pl.DataFrame, rules: TableRules) -> Figures:
+def controlled_figures(frame: pl.DataFrame, rules: TableRules, thresholds=None) -> Figures:
     """The figures of `frame` after primary and secondary suppression: none can be worked out."""
-    figures = Figures(frame, rules)
+    figures = Figures(frame, rules, thresholds)
     attacker = Attacker(figures)
     # Hiding more only widens what the attacker can infer, so a figure once safe stays safe: only
     # the pinned ones need asking again after each secondary suppression.
-    pinned = [i for i, f in enumerate(figures.figures) if f.state != ZERO and attacker.pinned(i)]
+    pinned = attacker.pinned_among([i for i, f in enumerate(figures.figures) if f.true])
     while pinned:
-        target = pinned[0]
-        candidates = [
-            i for i in _neighbours(figures, target)
-            if figures.figures[i].state == SHOWN
-        ]
-        if not candidates:
-            raise RuntimeError(
-                f"disclosure control cannot protect a {figures.figures[target].column} figure: nothing left to hide"
-            )
-        chosen = min(candidates, key=lambda i: (figures.figures[i].key[0] == ALL, figures.figures[i].true))
+        chosen = _to_hide(figures, pinned[0], attacker)
         figures.figures[chosen].state = SECONDARY
-        pinned = [i for i in pinned if attacker.pinned(i)]
+        pinned = attacker.pinned_among(pinned)
     return figures
+
+
+def _to_hide(figures: Figures, target: int, attacker: Attacker) -> int:
+    """The figure to hide next so that `target` cannot be worked out: the smallest shown one among
+    its relations (not a total, where there is a choice); else a 0 there, which makes every `*`
+    of the table ambiguous; else the smallest shown figure related to it at all."""
+    around = _neighbours(figures, target)
+    same_group = [i for i, c in enumerate(attacker.component) if c == attacker.component[target]]
+    for pool, state in ((around, SHOWN), (around, ZERO), (same_group, SHOWN), (same_group, ZERO)):
+        candidates = [i for i in pool if figures.figures[i].state == state and figures.figures[i].true is not None]
+        if candidates:
+            return min(candidates, key=lambda i: (figures.figures[i].key[0] == ALL, figures.figures[i].true))
+    raise RuntimeError(f"disclosure control cannot protect a {figures.figures[target].column} figure: nothing left to hide")
 
 
 def _render(frame: pl.DataFrame, rules: TableRules, figures: Figures) -> pl.DataFrame:
     rows = frame.to_dicts()
+    counts = {c.column for c in rules.counts}
     for row in rows:
-        published = {c.column: figures.shown(figures.figure_of(c.column, row)) for c in rules.counts}
-        for rate in rules.rates:
-            row[rate.column] = _rate(published[rate.numerator], published[rate.denominator], rate)
-        row.update(published)
-    schema = {name: (pl.String if name in {c.column for c in rules.counts} | {r.column for r in rules.rates} else dtype)
-              for name, dtype in frame.schema.items()}
+        row["_published"] = {c: figures.shown(figures.figure_of(c, row)) for c in counts}
+    for rate in rules.rates:
+        totals: dict[tuple, int | None] = {}
+        if rate.denominator is None:
+            for row in rows:
+                key = tuple(row[k] for k in rate.within)
+                shown = row["_published"][rate.numerator]
+                if shown is not None:
+                    totals[key] = None if shown == SUPPRESSED or totals.get(key, 0) is None else totals.get(key, 0) + int(shown)
+        for row in rows:
+            if rate.denominator is None:
+                total = totals.get(tuple(row[k] for k in rate.within))
+                denominator = SUPPRESSED if total is None else str(total)
+            else:
+                denominator = row["_published"][rate.denominator]
+            row[rate.column] = _rate(row["_published"][rate.numerator], denominator, rate)
+    for row in rows:
+        row.update(row.pop("_published"))
+    text = counts | {r.column for r in rules.rates}
+    schema = {name: (pl.String if name in text else dtype) for name, dtype in frame.schema.items()}
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -314,10 +361,15 @@ def _rate(numerator: str | None, denominator: str | None, rate: Rate) -> str | N
     return str(value)
 
 
-def published(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """The disclosure-controlled copy of output table `table` for `metrics/published/`."""
+def published(table: str, frame: pl.DataFrame, thresholds=None) -> pl.DataFrame:
+    """The disclosure-controlled copy of output table `table` for `metrics/published/`;
+    `thresholds` (`cohorts.hiu.Thresholds`, the defaults when not given) are the run's."""
     from metrics.published import PUBLISHED_RULES  # the rules of each file sit beside their tables' names
 
     if table not in PUBLISHED_RULES:
         raise KeyError(f"no disclosure rules for {table}: every published file needs them")
-    return protect(frame, PUBLISHED_RULES[table])
+    if thresholds is None:
+        from cohorts.hiu import Thresholds
+
+        thresholds = Thresholds()
+    return protect(frame, PUBLISHED_RULES[table], thresholds)

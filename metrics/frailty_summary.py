@@ -41,8 +41,7 @@ def build_frailty_summary(
         )
         SELECT neighbourhood_code, neighbourhood_name, age_band, efi_category,
                people::BIGINT AS people,
-               (sum(people) OVER (PARTITION BY neighbourhood_code, age_band))::BIGINT AS age_band_people,
-               round(100.0 * people / age_band_people, 2) AS people_pct_of_age_band,
+               round(100.0 * people / sum(people) OVER (PARTITION BY neighbourhood_code, age_band), 2) AS people_pct_of_age_band,
                hiu_people::BIGINT AS hiu_people,
                gp_appointments_12m::BIGINT AS gp_appointments_12m,
                ed_attendances_12m::BIGINT AS ed_attendances_12m,

@@ -253,7 +253,6 @@ class FrailtySummary(pa.DataFrameModel):
     age_band: str = pa.Field(isin=["65-74", "75-84", "85+"], description="Age on the as-of date.")
     efi_category: str = pa.Field(isin=[*EFI_CATEGORIES, "not scored"], description="eFI category; 'not scored' without GP coded data.")
     people: int = pa.Field(ge=0, description="People in this neighbourhood, age band and category.")
-    age_band_people: int = pa.Field(ge=0, description="People in this neighbourhood and age band, all categories.")
     people_pct_of_age_band: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="people as a percentage of the neighbourhood's age band.")
     hiu_people: int = pa.Field(ge=0, description="Of them, high intensity users of any service.")
     gp_appointments_12m: int = pa.Field(ge=0, description="Their attended GP appointments in the 12 months.")

@@ -58,9 +58,11 @@ def test_secondary_suppression_hides_a_sibling_so_the_small_count_cannot_be_work
     assert recovered(frame, ONE_COLUMN, secondary=True) == []
 
 
-def test_a_tiny_table_an_attacker_can_solve_whatever_is_shown_is_hidden_whole():
-    # 8, 8, 1 (total 17): anyone who knows that a hidden shown count is 8 or more solves it.
-    assert protect(table(a=8, b=8, c=1), ONE_COLUMN)["people"].to_list() == ["*", "*", "*", "*"]
+def test_once_a_larger_count_is_hidden_a_star_no_longer_says_1_to_7():
+    # 8, 8, 1 (total 17): with a hidden, the attacker cannot tell which * is the small one.
+    frame = table(a=8, b=8, c=1)
+    assert protect(frame, ONE_COLUMN)["people"].to_list() == ["*", "10", "*", "15"]
+    assert recovered(frame, ONE_COLUMN, secondary=True) == []
 
 
 def test_rounded_counts_all_at_the_top_of_their_range_give_themselves_away_and_are_protected():
