@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(settings.output_dir).resolve()
     print(f"hiu run finished in {seconds:.1f}s (run {outcome.run_id})")
     print(summary(output))
-    print(f"cohort files: {output / 'neighbourhoods'}/<neighbourhood_code>/hiu_cohort.csv (and .parquet)")
+    print(f"cohort lists: {output / 'neighbourhoods'}/<neighbourhood_code>/hiu_cohort.xlsx (and .csv, .parquet; frailty_cohort too)")
     print(f"data quality: {output / 'quality' / 'data_quality.md'}")
     print(f"metrics: {output / 'metrics'}  manifest: {output / 'manifest.json'}")
     return 0

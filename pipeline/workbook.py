@@ -3,7 +3,7 @@
 Written with XlsxWriter, one cell at a time with the writer for its type: ids and codes go in as
 text cells (a spreadsheet keeps `0062533197248372` and `640693096024e057` as they are, and a text
 cell is never run as a formula), counts and scores as numbers, dates as dates. The first sheet is
-the list (readable headings, frozen header row, filters); the second, "About this list", says what
+the list (readable headings, frozen header row, filters; true/false as Yes/No); the second, "About this list", says what
 the list is, for when, how it was made and how it may be shared."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import polars as pl
 import xlsxwriter
 
 ABOUT_SHEET = "About this list"
+YES, NO = "Yes", "No"
 WIDEST_COLUMN = 60
 
 
@@ -75,8 +76,8 @@ def _cell_writer(worksheet, dtype: pl.DataType, decimals: int | None, formats: d
 
     if dtype == pl.String:
         return blank_or(lambda r, c, v: worksheet.write_string(r, c, v, formats["text"]))
-    if dtype == pl.Boolean:
-        return blank_or(lambda r, c, v: worksheet.write_boolean(r, c, v))
+    if dtype == pl.Boolean:  # words, not TRUE/FALSE cells (which LibreOffice re-saves as formulas)
+        return blank_or(lambda r, c, v: worksheet.write_string(r, c, YES if v else NO, formats["text"]))
     if dtype == pl.Date:
         return blank_or(lambda r, c, v: worksheet.write_datetime(r, c, dt.datetime.combine(v, dt.time()), formats["date"]))
     if dtype.is_integer():

@@ -95,17 +95,14 @@ def libreoffice(tmp_path_factory):
 # comparing a sheet with the Parquet
 # ----------------------------------------------------------------------------------------------
 
-TRUE_WORDS, FALSE_WORDS = {"true", "yes", "y"}, {"false", "no", "n"}
-# LibreOffice saves a true/false cell as the formula =TRUE() or =FALSE(): its own way of writing a
-# boolean, allowed in its copies (and only there, only these two).
-LIBREOFFICE_BOOLEANS = {"=TRUE()": True, "=FALSE()": False}
+# true/false is written as the words Yes / No: LibreOffice would re-save a boolean cell as the
+# formula =TRUE() or =FALSE(), and no cell may be a formula.
+WORDS = {True: "Yes", False: "No"}
 
 
 def cell_problem(cell, expected, dtype: pl.DataType) -> str | None:
     """Why this cell does not hold `expected` (the Parquet value), or None."""
     value, kind = cell.value, cell.data_type
-    if kind == "f" and dtype == pl.Boolean and value in LIBREOFFICE_BOOLEANS:
-        value, kind = LIBREOFFICE_BOOLEANS[value], "b"
     if kind == "f":
         return f"a formula {value!r}"
     if expected is None:
@@ -115,15 +112,7 @@ def cell_problem(cell, expected, dtype: pl.DataType) -> str | None:
             return f"{value!r} ({kind}) is not the text {expected!r}"
         return None
     if dtype == pl.Boolean:
-        if isinstance(value, bool):
-            shown = value
-        elif isinstance(value, (int, float)) and value in (0, 1):
-            shown = bool(value)
-        elif isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
-            shown = value.strip().lower() in TRUE_WORDS
-        else:
-            return f"{value!r} is not true/false"
-        return None if shown == expected else f"{value!r} is not {expected}"
+        return None if kind == "s" and value == WORDS[expected] else f"{value!r} ({kind}) is not {WORDS[expected]!r}"
     if dtype.is_integer():
         ok = kind == "n" and isinstance(value, (int, float)) and not isinstance(value, bool) and value == expected
         return None if ok else f"{value!r} ({kind}) is not the number {expected}"
@@ -155,13 +144,8 @@ def sheet_problems(sheet, frame: pl.DataFrame, columns: list[tuple[str, str]]) -
     return problems
 
 
-def formulas(book, saved_by_libreoffice: bool = False) -> list[str]:
-    allowed = LIBREOFFICE_BOOLEANS if saved_by_libreoffice else {}
-    return [
-        f"{ws.title}!{c.coordinate}={c.value!r}"
-        for ws in book.worksheets for row in ws.iter_rows() for c in row
-        if c.data_type == "f" and c.value not in allowed
-    ]
+def formulas(book) -> list[str]:
+    return [f"{ws.title}!{c.coordinate}={c.value!r}" for ws in book.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,7 +181,7 @@ def test_libreoffice_keeps_every_id_code_name_and_number_as_in_the_parquet(out, 
     for code, stem, path in workbooks:
         book = openpyxl.load_workbook(saved[path], data_only=False)
         frame = pl.read_parquet(path.with_suffix(".parquet"))
-        found = formulas(book, saved_by_libreoffice=True) + sheet_problems(book.worksheets[0], frame, workbook_columns(model_of(stem)))
+        found = formulas(book) + sheet_problems(book.worksheets[0], frame, workbook_columns(model_of(stem)))
         if book.sheetnames[1:2] != ["About this list"]:
             found.append(f"sheets {book.sheetnames}")
         if found:
@@ -209,7 +193,7 @@ def test_libreoffice_runs_no_formula_from_a_csv_opened_with_its_defaults(out, li
     csvs = lists(out, ".csv")
     saved = libreoffice([path for _, _, path in csvs])
     for code, stem, path in csvs:
-        assert formulas(openpyxl.load_workbook(saved[path]), saved_by_libreoffice=True) == [], (code, stem)
+        assert formulas(openpyxl.load_workbook(saved[path])) == [], (code, stem)
 
 
 def test_libreoffice_reads_the_names_and_the_first_heading_of_a_utf8_csv(out, libreoffice):
