@@ -21,7 +21,6 @@ Cohort lists are for direct care and are never passed through this.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -260,7 +259,7 @@ class Attacker:
 
     def pinned(self, target: int) -> bool:
         low, high = self.range_of(target)
-        return math.isclose(low, high, abs_tol=1e-6)
+        return round(low) == round(high)  # whole numbers: solver tolerances must not hide a pin
 
     def pinned_among(self, targets: list[int]) -> list[int]:
         """The figures of `targets` that only their true value fits. Any solution that gives a
