@@ -117,15 +117,9 @@ def _write_about(book, sheet: ListSheet, header) -> None:
 
 
 def workbook_ids(path: Path, heading: str = "Person ID") -> list[str]:
-    """The person ids of a list workbook's first sheet, in order, as text (a check reads them back)."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.escape import unescape
+    """The person ids of a list workbook's first sheet, in order, as text: a check reads every
+    workbook back, with calamine (fastexcel), which reads a sheet's column in a fraction of a second."""
+    import fastexcel
 
-    book = load_workbook(path, read_only=True)
-    try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        column = next(rows).index(heading)
-        # XML cannot hold control characters: the file stores them as _xHHHH_, as Excel reads them
-        return [None if row[column] is None else unescape(str(row[column])) for row in rows]
-    finally:
-        book.close()
+    sheet = fastexcel.read_excel(str(path)).load_sheet(0, use_columns=[heading], dtypes={heading: "string"})
+    return sheet.to_polars()[heading].to_list()
