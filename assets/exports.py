@@ -192,14 +192,18 @@ def metric_files(step: Step) -> dict:
     folder = step.warehouse.run_folder / "metrics"
     row = step.period_row
     thresholds = Thresholds(row["gp_threshold"], row["ed_threshold"], row["admissions_threshold"])
-    rows = {}
+    rows, withheld = {}, []
     for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
         frame = model.validate(step.conn.sql(f"SELECT * FROM {table}").pl())
         write_parquet_and_csv(frame, folder, table)
         data_dictionary(model, list_terms(step)).write_csv(folder / f"{table}_dictionary.csv", include_bom=True)
-        write_parquet_and_csv(published(table, frame, thresholds), folder / "published", table)
+        safe = published(table, frame, thresholds)
+        if frame.height and not safe.height:
+            withheld.append(table)
+            step.log.warning(f"metrics/published/{table} withheld: too few people to publish any of its figures safely")
+        write_parquet_and_csv(safe, folder / "published", table)
         rows[table] = frame.height
-    return {"rows": dg.MetadataValue.json(rows)}
+    return {"rows": dg.MetadataValue.json(rows), "withheld_from_published": dg.MetadataValue.json(withheld)}
 
 
 @warehouse_asset(

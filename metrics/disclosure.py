@@ -11,8 +11,8 @@
    for every figure, the attacker's question: what values are consistent with everything
    published? It answers with integer programmes (scipy's HiGHS `milp`) and, where only the true
    value fits, hides a related figure as well, until no figure can be worked out exactly. The
-   attacker cannot tell which rule hid which `*`: while everything hidden is 1 to 7 a `*` says "1
-   to 7", once anything else is hidden it says only "some number".
+   attacker is taken to know which rule hid each `*`: a small count's says 1 to 7, a secondary
+   one's 8 or more, the activity of a few people's nothing.
 4. **Rates and means are computed from the published counts**, so they tell nothing the counts do
    not; a rate whose numerator or denominator is hidden is hidden.
 
@@ -180,19 +180,16 @@ class Figures:
                 relations.append((coefficients, lower, upper))
         return [r for r in relations if len(r[0]) > 1 or r[1] != r[2]]
 
-    def hidden_range(self) -> tuple[float, float]:
-        """What an attacker may assume a `*` hides. They cannot tell which rule hid which: while every
-        hidden figure is 1 to 7, a `*` is 1 to 7; once anything else is hidden (the activity of a
-        few people, a secondary suppression), a `*` may be any number (0 included if a 0 is hidden)."""
-        hidden = [f.true for f in self.figures if f.hidden and f.true is not None]
-        if all(1 <= t < SMALLEST_SHOWN for t in hidden):
+    def bounds(self, figure: Figure) -> tuple[float, float]:
+        """The attacker's knowledge of the true value from this figure alone. The rules are public
+        and the attacker may tell which one hid a `*` (the activity beside a hidden people count is
+        the few-people rule's), so each hidden figure says only what its own rule says."""
+        if figure.state == SMALL:
             return 1, SMALLEST_SHOWN - 1
-        return (0 if 0 in hidden else 1), self.big
-
-    def bounds(self, figure: Figure, hidden: tuple[float, float]) -> tuple[float, float]:
-        """The attacker's knowledge of the true value from this figure alone."""
-        if figure.hidden:
-            return hidden
+        if figure.state == FEW_PEOPLE:  # hidden whatever its size
+            return 0, self.big
+        if figure.state == SECONDARY:  # it would have been shown: 8 or more (or a 0)
+            return (SMALLEST_SHOWN if figure.true else 0), self.big
         if figure.state == ZERO:
             return 0, 0
         shown = rounded(figure.true)
@@ -243,8 +240,7 @@ class Attacker:
 
     def range_of(self, target: int) -> tuple[float, float]:
         members, position, constraints = self._programme(self.component[target])
-        hidden = self.figures.hidden_range()
-        lower, upper = zip(*(self.figures.bounds(self.figures.figures[m], hidden) for m in members))
+        lower, upper = zip(*(self.figures.bounds(self.figures.figures[m]) for m in members))
         bounds = Bounds(np.array(lower, dtype=float), np.array(upper, dtype=float))
         integrality = np.ones(len(members))
         extremes = []
@@ -268,8 +264,7 @@ class Attacker:
         open_figures = set(targets)
         for component in {self.component[t] for t in targets}:
             members, position, constraints = self._programme(component)
-            hidden = self.figures.hidden_range()
-            lower, upper = zip(*(self.figures.bounds(self.figures.figures[m], hidden) for m in members))
+            lower, upper = zip(*(self.figures.bounds(self.figures.figures[m]) for m in members))
             bounds = Bounds(np.array(lower, dtype=float), np.array(upper, dtype=float))
             asked = [int(m) for m in members if int(m) in open_figures]
             for sign in (-1, 1):
@@ -289,10 +284,20 @@ def _neighbours(figures: Figures, target: int) -> set[int]:
     return around
 
 
+class CannotProtect(Exception):
+    """Even with everything around it hidden, a figure can be worked out from what the rules alone
+    say (an area of a handful of people): the table cannot be published."""
+
+
 def protect(frame: pl.DataFrame, rules: TableRules, thresholds=None) -> pl.DataFrame:
     """`frame` with its counts controlled (primary and secondary) and its rates recomputed from the
-    controlled counts, every controlled column as text."""
-    return _render(frame, rules, controlled_figures(frame, rules, thresholds))
+    controlled counts, every controlled column as text. A table that cannot be protected is
+    withheld: no rows (the caller reports it)."""
+    try:
+        figures = controlled_figures(frame, rules, thresholds)
+    except CannotProtect:
+        return _render(frame.head(0), rules, Figures(frame.head(0), rules, thresholds))
+    return _render(frame, rules, figures)
 
 
 def controlled_figures(frame: pl.DataFrame, rules: TableRules, thresholds=None) -> Figures:
@@ -311,20 +316,24 @@ def controlled_figures(frame: pl.DataFrame, rules: TableRules, thresholds=None) 
 
 def _to_hide(figures: Figures, target: int, attacker: Attacker) -> int:
     """The figure to hide next so that `target` cannot be worked out: the smallest shown one among
-    its relations (not a total, where there is a choice); else a 0 there, which makes every `*`
-    of the table ambiguous; else the smallest shown figure related to it at all."""
+    its relations (not a total, where there is a choice); else a 0 there; else the smallest shown
+    figure related to it at all."""
     around = _neighbours(figures, target)
     same_group = [i for i, c in enumerate(attacker.component) if c == attacker.component[target]]
     for pool, state in ((around, SHOWN), (around, ZERO), (same_group, SHOWN), (same_group, ZERO)):
         candidates = [i for i in pool if figures.figures[i].state == state and figures.figures[i].true is not None]
         if candidates:
             return min(candidates, key=lambda i: (figures.figures[i].key[0] == ALL, figures.figures[i].true))
-    raise RuntimeError(f"disclosure control cannot protect a {figures.figures[target].column} figure: nothing left to hide")
+    raise CannotProtect(f"a {figures.figures[target].column} figure can be worked out whatever else is hidden")
 
 
 def _render(frame: pl.DataFrame, rules: TableRules, figures: Figures) -> pl.DataFrame:
     rows = frame.to_dicts()
     counts = {c.column for c in rules.counts}
+    text = counts | {r.column for r in rules.rates}
+    schema = {name: (pl.String if name in text else dtype) for name, dtype in frame.schema.items()}
+    if not rows:
+        return pl.DataFrame(schema=schema)
     for row in rows:
         row["_published"] = {c: figures.shown(figures.figure_of(c, row)) for c in counts}
     for rate in rules.rates:
@@ -344,8 +353,6 @@ def _render(frame: pl.DataFrame, rules: TableRules, figures: Figures) -> pl.Data
             row[rate.column] = _rate(row["_published"][rate.numerator], denominator, rate)
     for row in rows:
         row.update(row.pop("_published"))
-    text = counts | {r.column for r in rules.rates}
-    schema = {name: (pl.String if name in text else dtype) for name, dtype in frame.schema.items()}
     return pl.DataFrame(rows, schema=schema)
 
 

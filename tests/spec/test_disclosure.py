@@ -58,10 +58,10 @@ def test_secondary_suppression_hides_a_sibling_so_the_small_count_cannot_be_work
     assert recovered(frame, ONE_COLUMN, secondary=True) == []
 
 
-def test_once_a_larger_count_is_hidden_a_star_no_longer_says_1_to_7():
-    # 8, 8, 1 (total 17): with a hidden, the attacker cannot tell which * is the small one.
+def test_a_tiny_table_that_an_attacker_who_knows_the_rules_can_solve_is_hidden_whole():
+    # 8, 8, 1 (total 17): hiding 8s that the attacker knows to be 8 or more still gives 17 = 8 + 8 + 1.
     frame = table(a=8, b=8, c=1)
-    assert protect(frame, ONE_COLUMN)["people"].to_list() == ["*", "10", "*", "15"]
+    assert protect(frame, ONE_COLUMN)["people"].to_list() == ["*", "*", "*", "*"]
     assert recovered(frame, ONE_COLUMN, secondary=True) == []
 
 
