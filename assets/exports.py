@@ -14,10 +14,12 @@ import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 
+from assets.extracts import extract_supplied
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
 from cohorts.hiu import Thresholds
 from metrics.data_quality import build_report, render_markdown
 from metrics.disclosure import published
+from metrics.published import published_dictionary
 from pipeline.duck import row_count
 from pipeline.exports import CohortList, files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
 from pipeline.extract_files import ExtractFileError, unchanged_since
@@ -34,6 +36,15 @@ from schemas.outputs import (
     workbook_columns,
 )
 from schemas.sql_rules import quote_literal
+
+# What an optional extract's absence leaves blank, in the words of the About sheet.
+NOT_SUPPLIED_MEANS = {
+    "gp_coded_events": "GP coded events: eFI is blank for everyone (and the frailty list is empty).",
+    "gp_medications": "GP medications: eFI is blank for everyone (and the frailty list is empty).",
+    "admission_diagnoses": "Admission diagnoses: HFRS is blank for everyone.",
+    "social_care_events": "Social care events: social care involvement is blank for everyone.",
+}
+
 
 def list_terms(step: Step) -> dict:
     """The run's numbers that data dictionaries and workbooks write into their words."""
@@ -52,20 +63,24 @@ def about_the_list(step: Step, title: str, who: str):
     """The About sheet's lines for one neighbourhood's list."""
     terms = list_terms(step)
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    missing = [
+        consequence for extract, consequence in NOT_SUPPLIED_MEANS.items() if not extract_supplied(step.conn, extract)
+    ]
 
     def about(code: str, name: str | None, rows: int) -> list[tuple[str, str]]:
         return [
-            ("List", f"{title}: {who} registered at this neighbourhood's practices on the as-of date."),
+            ("List", f"{title}: {who}, registered at this neighbourhood's practices on the as-of date."),
             ("Neighbourhood", f"{name or code} ({code})"),
             ("As-of date", terms["as_of"]),
             ("Window", f"{terms['window_start']} to {terms['window_end']} (12 months, both days included)"),
             (
                 "Thresholds",
                 f"GP appointments {terms['gp_threshold']} or more; ED attendances {terms['ed_threshold']} or more; "
-                f"emergency admissions {terms['admissions_threshold']} or more. A high intensity user is over at least "
-                "one; a user of multiple services (HIMSU) over two or more.",
+                f"emergency admissions {terms['admissions_threshold']} or more in the 12 months. A high intensity user "
+                "reaches at least one of these; a high intensity user of multiple services (HIMSU) two or more.",
             ),
             ("People on this list", f"{rows:,}"),
+            *([("Not supplied in this run", " ".join(missing))] if missing else []),
             ("Run", step.context.run.run_id),
             ("Created", created),
             (
@@ -100,7 +115,7 @@ def neighbourhood_files(
         group="exports",
         table=False,
         kinds=("parquet", "csv", "excel"),
-        deps=[table, "stg_practices"],
+        deps=[table, "stg_practices", "extract_drop"],
         description=(
             f"Per neighbourhood: `neighbourhoods/<code>/{table}.parquet`, `.csv` and `.xlsx` (a workbook with "
             f"readable headings and an About sheet) holding only {who} registered at that neighbourhood's "
@@ -169,11 +184,12 @@ def neighbourhood_files(
 
 
 neighbourhood_cohort_files, neighbourhood_cohort_files_check = neighbourhood_files(
-    "neighbourhood_cohort_files", "hiu_cohort", HiuCohort, "High intensity users", "the high intensity users"
+    "neighbourhood_cohort_files", "hiu_cohort", HiuCohort, "High intensity users",
+    "people at or over the threshold of at least one service",
 )
 neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_files(
     "neighbourhood_frailty_files", "frailty_cohort", FrailtyCohort, "Frailty",
-    "the people living with moderate or severe frailty (or housebound)",
+    "people aged 65 and over with moderate or severe frailty (eFI 9 or more of 36 deficits) or housebound",
 )
 
 
@@ -202,6 +218,9 @@ def metric_files(step: Step) -> dict:
             withheld.append(table)
             step.log.warning(f"metrics/published/{table} withheld: too few people to publish any of its figures safely")
         write_parquet_and_csv(safe, folder / "published", table)
+        published_dictionary(data_dictionary(model, list_terms(step)), table).write_csv(
+            folder / "published" / f"{table}_dictionary.csv", include_bom=True
+        )
         rows[table] = frame.height
     return {"rows": dg.MetadataValue.json(rows), "withheld_from_published": dg.MetadataValue.json(withheld)}
 

@@ -115,3 +115,34 @@ PUBLISHED_RULES = {
     "service_concentration": SERVICE_CONCENTRATION,
     "frailty_summary": FRAILTY_SUMMARY,
 }
+
+
+STAR = (
+    "* means hidden: a count of 1 to 7, activity of 1 to 7 people, or a figure hidden so that another "
+    "cannot be worked out from it."
+)
+
+
+def published_dictionary(dictionary: pl.DataFrame, table: str) -> pl.DataFrame:
+    """The data dictionary of a published copy: its counts and rates are text, and say how."""
+    rules = PUBLISHED_RULES[table]
+    counts = {c.column for c in rules.counts}
+    rates = {r.column: r for r in rules.rates}
+
+    def note(column: str) -> str:
+        if column in counts:
+            return "Text: 0, * or the count rounded to the nearest 5 (totals rounded after adding up). " + STAR
+        if column in rates:
+            rate = rates[column]
+            base = rate.denominator or f"the published {rate.numerator} of its {', '.join(rate.within[1:])}"
+            return (
+                f"Text: worked out from the published (rounded) {rate.numerator} and {base}, so it can differ from "
+                "the exact figure, most where the counts are small; * where a count it needs is hidden."
+            )
+        return ""
+
+    controlled = sorted(counts | set(rates))
+    return dictionary.with_columns(
+        pl.when(pl.col("column").is_in(controlled)).then(pl.lit("text")).otherwise(pl.col("type")).alias("type"),
+        pl.col("column").map_elements(note, return_dtype=pl.String).alias("in_the_published_copy"),
+    ).drop("in_the_csv")

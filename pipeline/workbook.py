@@ -9,6 +9,7 @@ the list is, for when, how it was made and how it may be shared."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import polars as pl
 import xlsxwriter
 
 ABOUT_SHEET = "About this list"
+LINE_HEIGHT = 15  # points, one line of the default font
 YES, NO = "Yes", "No"
 WIDEST_COLUMN = 60
 
@@ -61,6 +63,11 @@ def _write_list(worksheet, frame: pl.DataFrame, sheet: ListSheet, header, format
             writers[col](row, col, value)
     worksheet.freeze_panes(1, 0)
     worksheet.autofilter(0, 0, max(frame.height, 1), len(names) - 1)
+    # printed for a meeting: landscape, as wide as one page, the headings on every page
+    worksheet.set_landscape()
+    worksheet.set_paper(9)  # A4
+    worksheet.fit_to_pages(1, 0)
+    worksheet.repeat_rows(0)
 
 
 def _cell_writer(worksheet, dtype: pl.DataType, decimals: int | None, formats: dict):
@@ -92,15 +99,21 @@ def _width(frame: pl.DataFrame, name: str, heading: str) -> int:
     return min(WIDEST_COLUMN, max(10, min(len(heading), 24), longest + 2))
 
 
+def _lines(text: str, characters_per_line: int) -> int:
+    """How many lines a wrapped cell needs (merged cells and LibreOffice do not grow rows themselves)."""
+    return max(1, sum(math.ceil(max(len(part), 1) / characters_per_line) for part in text.split("\n")))
+
+
 def _write_about(book, sheet: ListSheet, header) -> None:
     about = book.add_worksheet(ABOUT_SHEET)
-    label = book.add_format({"bold": True, "valign": "top"})
+    label = book.add_format({"bold": True, "valign": "top", "text_wrap": True})
     wrapped = book.add_format({"text_wrap": True, "valign": "top"})
-    about.set_column(0, 0, 28)
-    about.set_column(1, 1, 34)
-    about.set_column(2, 2, 90)
+    widths = (28, 34, 90)
+    for col, width in enumerate(widths):
+        about.set_column(col, col, width)
     row = 0
     for item, text in sheet.about:
+        about.set_row(row, LINE_HEIGHT * _lines(text, int((widths[1] + widths[2]) * 0.95)))
         about.write_string(row, 0, item, label)
         about.merge_range(row, 1, row, 2, text, wrapped)
         row += 1
@@ -111,9 +124,13 @@ def _write_about(book, sheet: ListSheet, header) -> None:
     meanings = dict(zip(sheet.dictionary["column"], sheet.dictionary["description"]))
     for column, heading in sheet.columns:
         row += 1
+        meaning = meanings.get(column, "")
+        about.set_row(row, LINE_HEIGHT * max(_lines(meaning, int(widths[2] * 0.95)), _lines(heading, int(widths[0] * 0.9))))
         about.write_string(row, 0, heading, wrapped)
         about.write_string(row, 1, column, wrapped)
-        about.write_string(row, 2, meanings.get(column, ""), wrapped)
+        about.write_string(row, 2, meaning, wrapped)
+    about.set_landscape()
+    about.fit_to_pages(1, 0)
 
 
 def workbook_ids(path: Path, heading: str = "Person ID") -> list[str]:

@@ -34,7 +34,7 @@ PERSON_COLUMNS = {
     "hiu_gp": "GP appointments are {gp_threshold} or more (true; Yes in the workbook).",
     "hiu_ed": "ED attendances are {ed_threshold} or more (true; Yes in the workbook).",
     "hiu_admissions": "Emergency admissions are {admissions_threshold} or more (true; Yes in the workbook).",
-    "hfrs_score": "Hospital Frailty Risk Score from admissions in the 2 years to {as_of} (people 75 and over; blank below).",
+    "hfrs_score": "Hospital Frailty Risk Score from admissions in the 2 years to {as_of} (people 75 and over; blank below 75, or for everyone when admission diagnoses were not supplied).",
     "hfrs_band": "low (under 5), intermediate (5 to 15), high (over 15).",
     "neighbourhood_name": "Name of the Integrated Neighbourhood Team.",
     "pcn_name": "Name of the primary care network.",
@@ -77,7 +77,9 @@ HEADINGS = {
 }
 # Workbook column order: who and why first, codes last (the CSV and Parquet keep the model's order).
 WORKBOOK_FIRST = ("person_id", "practice_name", "age", "sex", "reason")
-WORKBOOK_LAST = ("pcn_name", "neighbourhood_name", "practice_code", "pcn_code", "neighbourhood_code", "as_of_date")
+WORKBOOK_LAST = (
+    "rising_risk_score", "pcn_name", "neighbourhood_name", "practice_code", "pcn_code", "neighbourhood_code", "as_of_date",
+)
 DECIMALS = "decimals"  # Field metadata: scores shown to this many places in the CSV and workbook
 
 
@@ -110,9 +112,9 @@ class HiuCohort(pa.DataFrameModel):
     )
     efi_score: Optional[float] = pa.Field(
         nullable=True, ge=0, le=1, metadata=rounded_for_display(2),
-        description="Electronic frailty index: deficits recorded / 36 (people 65 and over; blank below).",
+        description="Electronic frailty index: deficits recorded / 36 (people 65 and over; blank below 65, or for everyone when GP coded events were not supplied).",
     )
-    efi_category: Optional[str] = pa.Field(nullable=True, isin=EFI_CATEGORIES, description="fit, mild, moderate or severe frailty (eFI).")
+    efi_category: Optional[str] = pa.Field(nullable=True, isin=EFI_CATEGORIES, description="fit (0-4 deficits), mild (5-8), moderate (9-12) or severe (13+) frailty (eFI); blank when efi_score is.")
     hfrs_score: Optional[float] = pa.Field(nullable=True, ge=0, metadata=rounded_for_display(1), description=PERSON_COLUMNS["hfrs_score"])
     hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"])
     rising_risk_score: Optional[float] = pa.Field(
@@ -152,7 +154,10 @@ class ServiceConcentration(pa.DataFrameModel):
         ordered = True
 
 
-CSV_GUARD = "Formula guard: in the CSV only, a value starting with =, +, - or @ gets a ' in front (Parquet and workbook unchanged)."
+CSV_GUARD = (
+    "Formula guard: in the CSV only, a value starting with =, +, -, @, a tab or a carriage return gets a ' in front "
+    "(Parquet and workbook unchanged)."
+)
 
 
 def data_dictionary(model: type[pa.DataFrameModel], terms: dict) -> pl.DataFrame:
@@ -233,9 +238,9 @@ class FrailtyCohort(pa.DataFrameModel):
     hiu_gp: bool = pa.Field(description=PERSON_COLUMNS["hiu_gp"])
     hiu_ed: bool = pa.Field(description=PERSON_COLUMNS["hiu_ed"])
     hiu_admissions: bool = pa.Field(description=PERSON_COLUMNS["hiu_admissions"])
-    high_intensity_services: int = pa.Field(ge=0, le=3, description="How many services the person uses at high intensity (0 to 3).")
-    himsu: bool = pa.Field(description="High intensity user of multiple services.")
-    social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request or service in the 12 months; blank without social care data.")
+    high_intensity_services: int = pa.Field(ge=0, le=3, description="How many services the person uses at high intensity (0 to 3; GP {gp_threshold}+, ED {ed_threshold}+, emergency admissions {admissions_threshold}+).")
+    himsu: bool = pa.Field(description="High intensity user of multiple services: 2 or more services over threshold.")
+    social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request from {window_start} to {window_end} or a service during them; blank when the social care extract was not supplied.")
     neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
     pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
     practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
