@@ -19,7 +19,7 @@ from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehous
 from cohorts.hiu import Thresholds
 from metrics.data_quality import build_report, render_markdown
 from metrics.disclosure import published
-from metrics.published import published_dictionary
+from metrics.published import PUBLISHED_RULES, published_dictionary
 from pipeline.duck import row_count
 from pipeline.exports import CohortList, files_under, sha256_of, write_neighbourhood_files, write_parquet_and_csv
 from pipeline.extract_files import ExtractFileError, unchanged_since
@@ -223,6 +223,29 @@ def metric_files(step: Step) -> dict:
         )
         rows[table] = frame.height
     return {"rows": dg.MetadataValue.json(rows), "withheld_from_published": dg.MetadataValue.json(withheld)}
+
+
+@warehouse_check(
+    metric_files,
+    name="published_copies_not_withheld",
+    description=(
+        "WARN when a file of `metrics/published/` was withheld (its header only): an area so small that its "
+        "stars alone would give a count away."
+    ),
+)
+def published_copies_not_withheld(step: Step) -> dg.AssetCheckResult:
+    folder = step.warehouse.run_folder / "metrics" / "published"
+    withheld = [
+        table for table in PUBLISHED_RULES
+        if row_count(step.conn, table) and not pq.ParquetFile(folder / f"{table}.parquet").metadata.num_rows
+    ]
+    if not withheld:
+        return dg.AssetCheckResult(passed=True)
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"message": "withheld from metrics/published/ (too few people to publish any figure safely): " + ", ".join(withheld)},
+    )
 
 
 @warehouse_asset(

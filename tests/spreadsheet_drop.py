@@ -73,11 +73,16 @@ def write_spreadsheet_drop(folder: Path) -> Path:
     )
 
 
+LAST_WARNINGS: list[str] = []
+
+
 def run_spreadsheet_drop(root: Path) -> tuple[Path, dict]:
-    """Run the whole pipeline on the drop under `root`; returns the output folder and its manifest."""
+    """Run the whole pipeline on the drop under `root`; returns the output folder and its manifest
+    (the run's warnings are in `LAST_WARNINGS`)."""
     drop = write_spreadsheet_drop(root / "drop")
     settings = HiuSettings(extracts_dir=str(drop), output_dir=str(root / "out"), warehouse=str(root / "w.duckdb"))
     outcome = materialize_all(settings)
     assert outcome.ok, outcome.failures
+    LAST_WARNINGS[:] = outcome.warnings
     out = root / "out"
     return out, json.loads((out / "manifest.json").read_text())

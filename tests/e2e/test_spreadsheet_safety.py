@@ -254,3 +254,9 @@ def test_the_published_metrics_of_this_small_area_give_no_count_away(out):
         attack.check_rules()
         assert attack.recovered() == [], table
     assert "service_concentration" in withheld
+
+
+def test_a_withheld_published_file_is_a_warning_of_the_run(out):
+    from tests.spreadsheet_drop import LAST_WARNINGS
+
+    assert any("published_copies_not_withheld" in w and "service_concentration" in w for w in LAST_WARNINGS)
