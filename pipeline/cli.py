@@ -1,7 +1,8 @@
 """The `hiu` command (contract section 1).
 
     hiu run [--extracts DIR] [--output DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
-    hiu generate --population N --seed S --out DIR [--months 36]
+    hiu generate --population N --seed S --out DIR [--months 36] [--key-file FILE]
+    hiu reidentify --list FILE --key FILE --out FILE [--user NAME] [--audit-log FILE] [--force]
 
 `hiu run` materialises every asset of `pipeline.definitions` in this process (the same graph the
 UI shows), prints what failed and why, and exits non-zero when any step or blocking check fails.
@@ -48,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--end-date", type=dt.date.fromisoformat, default=None, metavar="YYYY-MM-DD")
     generate.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     generate.add_argument("--no-progress", action="store_true")
+    generate.add_argument(
+        "--key-file", type=Path, metavar="FILE",
+        help="also write a synthetic key file (person_id, 999-range NHS number, name, date of birth) for hiu reidentify",
+    )
+
+    reid = commands.add_parser("reidentify", help="add NHS numbers from a practice's key file to a cohort list, for direct care")
+    reid.add_argument("--list", type=Path, required=True, metavar="FILE", help="a cohort list as published: .csv, .parquet or .xlsx")
+    reid.add_argument("--key", type=Path, required=True, metavar="FILE", help="CSV with person_id, nhs_number (and name, date_of_birth)")
+    reid.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the copy: .csv, or .xlsx for a workbook; outside the output and warehouse folders")
+    reid.add_argument("--user", metavar="NAME", help="who is re-identifying, for the audit log (default: the login name)")
+    reid.add_argument("--audit-log", type=Path, metavar="FILE", help="audit log to append to (HIU_AUDIT_LOG, default reidentification_audit.jsonl beside the warehouse)")
+    reid.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser
 
 
@@ -129,12 +142,52 @@ def generate(args: argparse.Namespace) -> int:
     )
     rows = summary.get("rows", {})
     print(f"wrote {args.out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))
+    if args.key_file:
+        from pipeline.generate.keyfile import write_key_file
+
+        try:
+            people = write_key_file(args.out, args.seed, args.key_file)
+        except ValueError as error:
+            print(f"hiu generate: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote key file {args.key_file}: {people:,} people with synthetic NHS numbers (999 range)")
+    return 0
+
+
+def reidentify(args: argparse.Namespace) -> int:
+    """Exit 0 when the copy is written (unmatched rows are reported, not fatal), 2 when refused.
+    Nothing printed names a person: paths, counts and line numbers only."""
+    from pipeline.reidentify import Refused, reidentify as reidentify_list
+    from pipeline.settings import HiuSettings
+
+    try:
+        settings = HiuSettings.from_env()
+    except ValueError as error:
+        print(f"hiu reidentify: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    try:
+        done = reidentify_list(args.list, args.key, args.out, settings, user=args.user, audit_log=args.audit_log, force=args.force)
+    except Refused as error:
+        print(f"hiu reidentify: refused: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the disk, not the data: nothing was written (files go whole or not at all)
+        print(f"hiu reidentify: could not write {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"hiu reidentify: wrote {done.out}: {done.rows:,} rows, {done.matched:,} matched to the key")
+    if done.unmatched:
+        print(
+            f"warning: {done.unmatched:,} of {done.rows:,} list rows have no entry in the key file: "
+            "they are in the copy with a blank NHS number",
+            file=sys.stderr,
+        )
+    print(f"recorded in the audit log {done.audit_log}")
+    print("The copy identifies patients: keep it for direct care, do not forward it.")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"run": run, "generate": generate}[args.command](args)
+    return {"run": run, "generate": generate, "reidentify": reidentify}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "baseline_start": "HIU_BASELINE_START",
     "max_quarantine_share": "HIU_MAX_QUARANTINE_SHARE",
     "date_formats": "HIU_DATE_FORMATS",
+    "audit_log": "HIU_AUDIT_LOG",
 }
 ALL_EXTRACTS = "*"
 
@@ -73,6 +74,8 @@ class HiuSettings(dg.ConfigurableResource):
     # The strptime layout of dates that are not YYYY-MM-DD, per extract ("gp_appointments=%d/%m/%Y",
     # several separated by commas, `*` for every extract). Never guessed: 03/04/2024 is ambiguous.
     date_formats: Optional[str] = None
+    # `hiu reidentify` appends a line per re-identified list here; None: beside the warehouse.
+    audit_log: Optional[str] = None
 
     @field_validator("as_of", "baseline_start")
     @classmethod
