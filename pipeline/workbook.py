@@ -31,13 +31,14 @@ class ListSheet:
     decimals: dict[str, int]  # scores rounded for display
     about: list[tuple[str, str]]  # (item, text) on the About sheet, in order
     dictionary: pl.DataFrame  # column, heading, description (the data dictionary)
+    comment: str = "Pseudonymised list for direct care: see the About sheet."  # the file's properties
 
 
 def write_workbook(frame: pl.DataFrame, path: Path, sheet: ListSheet) -> None:
     """`path` (an .xlsx) holding `frame`'s rows in `sheet.columns` order, and the About sheet."""
     options = {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True}
     with xlsxwriter.Workbook(str(path), options) as book:
-        book.set_properties({"title": sheet.title, "comments": "Pseudonymised list for direct care: see the About sheet."})
+        book.set_properties({"title": sheet.title, "comments": sheet.comment})
         header = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DCE6F1", "border": 1})
         formats = {
             "text": book.add_format({"num_format": "@"}),

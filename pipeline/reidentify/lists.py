@@ -213,7 +213,10 @@ def write_workbook_copy(frame: pl.DataFrame, path: Path, added: tuple[str, ...],
     dictionary = pl.DataFrame(
         {"column": order, "description": [meanings.get(c) or ADDED_MEANINGS.get(c, "") for c in order]}, schema={"column": pl.String, "description": pl.String}
     )
-    sheet = ListSheet("Re-identified list", [(c, headings.get(c, c)) for c in order], decimals, about, dictionary)
+    sheet = ListSheet(
+        "Re-identified list", [(c, headings.get(c, c)) for c in order], decimals, about, dictionary,
+        comment="Re-identified list with NHS numbers, for direct care only: do not forward. See the About sheet.",
+    )
     write_whole(path, lambda temporary: write_workbook(frame, temporary, sheet))
 
 
