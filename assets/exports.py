@@ -59,7 +59,7 @@ def list_terms(step: Step) -> dict:
     }
 
 
-def about_the_list(step: Step, title: str, who: str):
+def about_the_list(step: Step, title: str, who: str, rule: str | None = None):
     """The About sheet's lines for one neighbourhood's list."""
     terms = list_terms(step)
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -79,6 +79,7 @@ def about_the_list(step: Step, title: str, who: str):
                 f"emergency admissions {terms['admissions_threshold']} or more in the 12 months. A high intensity user "
                 "reaches at least one of these; a high intensity user of multiple services (HIMSU) two or more.",
             ),
+            *([("Who is on it", rule)] if rule else []),
             ("People on this list", f"{rows:,}"),
             *([("Not supplied in this run", " ".join(missing))] if missing else []),
             ("Run", step.context.run.run_id),
@@ -105,7 +106,7 @@ def about_the_list(step: Step, title: str, who: str):
 
 
 def neighbourhood_files(
-    name: str, table: str, model, title: str, who: str
+    name: str, table: str, model, title: str, who: str, rule: str | None = None
 ) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
     """An export asset writing `neighbourhoods/<code>/<table>.parquet`, `.csv`, `.xlsx` and a data
     dictionary, and its blocking check that the files partition the table by neighbourhood."""
@@ -137,7 +138,7 @@ def neighbourhood_files(
             decimals=display_decimals(model),
         )
         rows_by_neighbourhood = write_neighbourhood_files(
-            frame, neighbourhoods, step.warehouse.run_folder, cohort, about_the_list(step, title, who)
+            frame, neighbourhoods, step.warehouse.run_folder, cohort, about_the_list(step, title, who, rule)
         )
         return {
             "neighbourhoods": len(neighbourhoods),
@@ -190,6 +191,8 @@ neighbourhood_cohort_files, neighbourhood_cohort_files_check = neighbourhood_fil
 neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_files(
     "neighbourhood_frailty_files", "frailty_cohort", FrailtyCohort, "Frailty",
     "people aged 65 and over with moderate or severe frailty (eFI 9 or more of 36 deficits) or housebound",
+    "eFI moderate (9 to 12 of the 36 deficits recorded) or severe (13 or more), or housebound recorded (deficit 16), "
+    "aged 65 and over on the as-of date. The high intensity thresholds below are for the list's activity columns.",
 )
 
 

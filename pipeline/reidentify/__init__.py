@@ -46,6 +46,12 @@ def reidentify(list_path: Path, key_path: Path, out: Path, settings: HiuSettings
     """Write `list_path` with the key's identifiers to `out`; raises Refused, saying why, instead."""
     check_paths(list_path, key_path, out, settings, force)
     log_path = Path(audit_log) if audit_log else audit.audit_path(settings)
+    if not (audit_log or settings.audit_log) and not log_path.resolve().parent.is_dir():
+        # the default sits beside the warehouse, relative to where the command runs: elsewhere it
+        # would start a new log nobody looks at
+        raise Refused(
+            f"no audit log: {log_path.resolve().parent} does not exist; give --audit-log FILE or set HIU_AUDIT_LOG"
+        )
     if log_path.resolve() in (list_path.resolve(), key_path.resolve(), out.resolve()):
         raise Refused(f"the audit log {log_path.resolve()} is the list, the key file or --out")
     try:
@@ -82,7 +88,7 @@ def reidentify(list_path: Path, key_path: Path, out: Path, settings: HiuSettings
             write_workbook_copy(frame, out, key.columns, _about(record, list_path), list_meanings(list_path))
         else:
             # a CSV list's other text is guarded already; only what was unguarded or added needs it
-            write_csv(frame, out, ["person_id", *key.columns] if listed.format == "csv" else None)
+            write_csv(frame, out, ["person_id", *key.columns] if listed.format == "csv" else None, key.columns)
         try:
             audit.append(log, record)
         except OSError as error:

@@ -19,7 +19,7 @@ import pandera.polars as pa
 import polars as pl
 
 import schemas.outputs
-from pipeline.exports import neutralise_formulas
+from pipeline.exports import for_display, neutralise_formulas
 
 LIST_SUFFIXES = (".csv", ".parquet", ".xlsx")
 OUT_SUFFIXES = (".csv", ".xlsx")
@@ -186,10 +186,19 @@ def write_whole(path: Path, write) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def write_csv(frame: pl.DataFrame, path: Path, guard: list[str] | None) -> None:
+def write_csv(frame: pl.DataFrame, path: Path, guard: list[str] | None, added: tuple[str, ...] = ()) -> None:
     """UTF-8 with a byte-order mark, text formula-guarded as the pipeline's CSVs are. `guard` names
     the columns to guard (None: every text column); a list read from CSV is guarded already, and
-    guarding its numbers-as-text again would turn -1 into '-1."""
+    guarding its numbers-as-text again would turn -1 into '-1. Whatever the list's format, the copy
+    has the CSV's column order (the identifiers after person_id) and its rounded scores."""
+    from schemas.outputs import display_decimals
+
+    model = list_model(frame, added)
+    if model is not None:
+        order = list(model.to_schema().columns)
+        order[order.index("person_id") + 1:order.index("person_id") + 1] = list(added)
+        scores = {c: d for c, d in display_decimals(model).items() if frame.schema[c].is_float()}
+        frame = for_display(frame.select(order), scores)
     columns = [c for c, t in frame.schema.items() if t == pl.String] if guard is None else guard
     safe = frame.with_columns(neutralise_formulas(frame.select(columns)).get_columns())
     write_whole(path, lambda temporary: safe.write_csv(temporary, include_bom=True, datetime_format="%Y-%m-%d %H:%M:%S"))

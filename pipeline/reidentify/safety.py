@@ -49,6 +49,9 @@ def check_paths(list_path: Path, key_path: Path, out: Path, settings: HiuSetting
         raise Refused(f"--out {target} is inside the pipeline's output folder ({_pipeline_output_above(target) or output}): write it elsewhere")
     if _inside(target, warehouse_folder):
         raise Refused(f"--out {target} is inside the warehouse's folder ({warehouse_folder}): write it elsewhere")
+    if target.parent.is_dir() and any(target.parent.glob("*.duckdb")):
+        # a warehouse named by `hiu run --warehouse` that this command's settings do not know
+        raise Refused(f"--out {target} is beside a DuckDB warehouse in {target.parent}: write it elsewhere")
     if not target.parent.is_dir():
         raise Refused(f"the folder of --out {target} does not exist")
     if target.is_dir():

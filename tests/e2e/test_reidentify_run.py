@@ -95,3 +95,19 @@ def test_every_listed_person_comes_back_with_the_keys_nhs_number(pipeline_settin
         assert secret not in log and secret not in said.out, secret
     last = json.loads(log.splitlines()[-1])
     assert (last["user"], last["rows"], last["matched"], last["neighbourhood_code"]) == ("test.practice", len(listed), len(listed), neighbourhood)
+
+
+def test_a_csv_copy_is_the_same_whichever_file_of_the_list_it_came_from(pipeline_settings, capsys):
+    """A reviewer found the copy from the Parquet with 16-digit scores and the copy from the workbook
+    in the workbook's column order: every copy now has the CSV's order and rounding."""
+    run = pipeline_settings
+    folder = run / "out" / "neighbourhoods" / "north"
+    copies = {}
+    for source in ("csv", "parquet", "xlsx"):
+        out = run / "practice" / f"same-from-{source}.csv"
+        code = main(["reidentify", "--list", str(folder / f"hiu_cohort.{source}"), "--key", str(run / "practice" / "key.csv"),
+                     "--out", str(out), "--force"])
+        assert code == 0, capsys.readouterr().err
+        copies[source] = pl.read_csv(out, infer_schema=False)
+    assert copies["csv"].columns[:2] == ["person_id", "nhs_number"]
+    assert copies["parquet"].equals(copies["csv"]) and copies["xlsx"].equals(copies["csv"])

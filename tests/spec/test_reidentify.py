@@ -407,9 +407,36 @@ def test_each_copy_appends_one_audit_line_without_identifiers(place, capsys):
 
 def test_the_audit_log_defaults_to_the_warehouse_folder_and_the_flag_overrides(place, capsys, monkeypatch):
     monkeypatch.delenv("HIU_AUDIT_LOG")
+    (place / "warehouse").mkdir()  # where `hiu run` put the warehouse
     list_path = published(place / "list")
     assert reidentify(place, capsys, list_path, place / "practice" / "one.csv")[0] == 0
     assert len((place / "warehouse" / "reidentification_audit.jsonl").read_text().splitlines()) == 1
     flagged = place / "elsewhere" / "log.jsonl"
     assert reidentify(place, capsys, list_path, place / "practice" / "two.csv", "--audit-log", str(flagged))[0] == 0
     assert json.loads(flagged.read_text())["out"].endswith("two.csv")
+
+
+def test_without_the_warehouse_folder_here_the_default_audit_log_is_refused_not_started_elsewhere(place, capsys, monkeypatch):
+    # run from a practice's own folder, `data/warehouse.duckdb` would name a folder that is not there
+    monkeypatch.delenv("HIU_AUDIT_LOG")
+    code, said = reidentify(place, capsys, published(place / "list"), place / "practice" / "one.csv")
+    assert code == 2 and "--audit-log" in said.err
+    assert not (place / "warehouse").exists() and not (place / "practice" / "one.csv").exists()
+
+
+def test_a_copy_is_never_written_beside_a_warehouse_the_settings_do_not_name(place, capsys):
+    (place / "elsewhere").mkdir()
+    (place / "elsewhere" / "other.duckdb").write_bytes(b"")
+    code, said = reidentify(place, capsys, published(place / "list"), place / "elsewhere" / "one.csv")
+    assert code == 2 and "DuckDB warehouse" in said.err
+    assert not (place / "elsewhere" / "one.csv").exists()
+
+
+def test_a_csv_copy_has_the_csv_order_and_rounding_whatever_the_lists_format(place, capsys):
+    list_path = published(place / "list")
+    copies = []
+    for source in (list_path, list_path.with_suffix(".parquet")):
+        out = place / "practice" / f"from_{source.suffix[1:]}.csv"
+        assert reidentify(place, capsys, source, out)[0] == 0
+        copies.append(out.read_bytes())
+    assert copies[0] == copies[1]
