@@ -23,6 +23,19 @@ def window_start(as_of: dt.date, years: int = 1) -> dt.date:
     return years_before(as_of, years) + dt.timedelta(days=1)
 
 
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day of the month `months` earlier, or that month's last day when it is shorter."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def window_start_months(as_of: dt.date, months: int) -> dt.date:
+    """First day of the `months`-long window ending on (and including) `as_of`: 3 months to
+    2025-03-31 start on 2025-01-01, to 2025-05-31 on 2025-03-01."""
+    return months_before(as_of, months) + dt.timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class Period:
     as_of: dt.date
