@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.factory import Step, warehouse_asset
 from assets.model_checks import matches_model
-from cohorts.hiu import Thresholds, build_hiu_cohort, build_person_intensity
+from cohorts.hiu import build_hiu_cohort, build_person_intensity
 from schemas.outputs import HiuCohort
 
 
@@ -17,8 +17,7 @@ from schemas.outputs import HiuCohort
     ),
 )
 def person_intensity(step: Step) -> dict:
-    row = step.period_row
-    thresholds = Thresholds(row["gp_threshold"], row["ed_threshold"], row["admissions_threshold"])
+    thresholds = step.thresholds
     build_person_intensity(step.conn, thresholds)
     by_services = step.conn.execute(
         "SELECT high_intensity_services, count(*) FROM person_intensity GROUP BY 1 ORDER BY 1"

@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 
 from assets.extracts import extract_supplied
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
-from cohorts.hiu import Thresholds
 from metrics.data_quality import build_report, render_markdown
 from metrics.disclosure import published
 from metrics.published import PUBLISHED_RULES, published_dictionary
@@ -48,14 +47,14 @@ NOT_SUPPLIED_MEANS = {
 
 def list_terms(step: Step) -> dict:
     """The run's numbers that data dictionaries and workbooks write into their words."""
-    row, period = step.period_row, step.period
+    period, thresholds = step.period, step.thresholds
     return {
         "as_of": period.as_of.isoformat(),
         "window_start": period.start.isoformat(),
         "window_end": period.end.isoformat(),
-        "gp_threshold": row["gp_threshold"],
-        "ed_threshold": row["ed_threshold"],
-        "admissions_threshold": row["admissions_threshold"],
+        "gp_threshold": thresholds.gp,
+        "ed_threshold": thresholds.ed,
+        "admissions_threshold": thresholds.admissions,
     }
 
 
@@ -209,19 +208,19 @@ neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_f
 )
 def metric_files(step: Step) -> dict:
     folder = step.warehouse.run_folder / "metrics"
-    row = step.period_row
-    thresholds = Thresholds(row["gp_threshold"], row["ed_threshold"], row["admissions_threshold"])
+    terms = list_terms(step)
     rows, withheld = {}, []
     for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
         frame = model.validate(step.conn.sql(f"SELECT * FROM {table}").pl())
         write_parquet_and_csv(frame, folder, table)
-        data_dictionary(model, list_terms(step)).write_csv(folder / f"{table}_dictionary.csv", include_bom=True)
-        safe = published(table, frame, thresholds)
+        dictionary = data_dictionary(model, terms)
+        dictionary.write_csv(folder / f"{table}_dictionary.csv", include_bom=True)
+        safe = published(table, frame, step.thresholds)
         if frame.height and not safe.height:
             withheld.append(table)
             step.log.warning(f"metrics/published/{table} withheld: too few people to publish any of its figures safely")
         write_parquet_and_csv(safe, folder / "published", table)
-        published_dictionary(data_dictionary(model, list_terms(step)), table).write_csv(
+        published_dictionary(dictionary, table).write_csv(
             folder / "published" / f"{table}_dictionary.csv", include_bom=True
         )
         rows[table] = frame.height

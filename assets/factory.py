@@ -13,6 +13,7 @@ import duckdb
 import pandera.polars as pa
 
 from assets.metadata import table_metadata
+from cohorts.hiu import Thresholds
 from cohorts.period import Period
 from pipeline.resources import WAREHOUSE_POOL, Warehouse
 from pipeline.settings import HiuSettings
@@ -30,6 +31,12 @@ class Step:
     @cached_property
     def period_row(self) -> dict:
         return self.conn.sql(f"SELECT * FROM {PERIOD_TABLE}").pl().row(0, named=True)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The thresholds this run counts with (from the reporting period)."""
+        row = self.period_row
+        return Thresholds(row["gp_threshold"], row["ed_threshold"], row["admissions_threshold"])
 
     @property
     def period(self) -> Period:

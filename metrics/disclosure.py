@@ -160,8 +160,12 @@ class Figures:
             by_rest: dict[tuple, list[int]] = {}
             totals: dict[tuple, int] = {}
             for (column, key), i in self.index.items():
-                if column == count.column:
-                    (totals.__setitem__(key[1:], i) if key[0] == ALL else by_rest.setdefault(key[1:], []).append(i))
+                if column != count.column:
+                    continue
+                if key[0] == ALL:
+                    totals[key[1:]] = i
+                else:
+                    by_rest.setdefault(key[1:], []).append(i)
             for rest, total in totals.items():
                 relations.append(({total: 1.0, **{i: -1.0 for i in by_rest.get(rest, [])}}, 0.0, 0.0))
         named: list[Relation] = [([(1.0, part, row), (-1.0, whole, row)], -np.inf, 0.0)
@@ -238,10 +242,14 @@ class Attacker:
         self._programmes[component] = members, position, constraints
         return self._programmes[component]
 
+    def _bounds(self, members) -> Bounds:
+        """What the figures say of themselves now (hiding one more changes them)."""
+        lower, upper = zip(*(self.figures.bounds(self.figures.figures[m]) for m in members))
+        return Bounds(np.array(lower, dtype=float), np.array(upper, dtype=float))
+
     def range_of(self, target: int) -> tuple[float, float]:
         members, position, constraints = self._programme(self.component[target])
-        lower, upper = zip(*(self.figures.bounds(self.figures.figures[m]) for m in members))
-        bounds = Bounds(np.array(lower, dtype=float), np.array(upper, dtype=float))
+        bounds = self._bounds(members)
         integrality = np.ones(len(members))
         extremes = []
         for sign in (1, -1):
@@ -264,8 +272,7 @@ class Attacker:
         open_figures = set(targets)
         for component in {self.component[t] for t in targets}:
             members, position, constraints = self._programme(component)
-            lower, upper = zip(*(self.figures.bounds(self.figures.figures[m]) for m in members))
-            bounds = Bounds(np.array(lower, dtype=float), np.array(upper, dtype=float))
+            bounds = self._bounds(members)
             asked = [int(m) for m in members if int(m) in open_figures]
             for sign in (-1, 1):
                 objective = np.zeros(len(members))
