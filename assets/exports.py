@@ -191,7 +191,7 @@ neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_f
     "neighbourhood_frailty_files", "frailty_cohort", FrailtyCohort, "Frailty",
     "people aged 65 and over with moderate or severe frailty (eFI 9 or more of 36 deficits) or housebound",
     "eFI moderate (9 to 12 of the 36 deficits recorded) or severe (13 or more), or housebound recorded (deficit 16), "
-    "aged 65 and over on the as-of date. The high intensity thresholds below are for the list's activity columns.",
+    "aged 65 and over on the as-of date. The high intensity thresholds above are for the list's activity columns.",
 )
 
 
