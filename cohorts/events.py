@@ -53,7 +53,16 @@ EVENT_COLUMNS: dict[str, tuple[str, str]] = {
         "ED: arrival mode is one of the five ambulance codes (false when the mode is missing). Null for other services.",
     ),
     "event_end_date": ("DATE", "Social care event end date, or admission discharge date; null when open or not applicable."),
-    "event_type": ("VARCHAR", "Social care event type (Request, Assessment, Service, Review); null for other services."),
+    "event_type": (
+        "VARCHAR",
+        "Social care event type (Request, Assessment, Service, Review); GP appointment status (Attended, DNA, "
+        "Unknown); null for ED and admissions.",
+    ),
+    "unplanned": (
+        "BOOLEAN",
+        "Social care reviews: the review reason is one of the 'Unplanned - ...' values (false when Planned or "
+        "missing). Null for other events.",
+    ),
     "source_id": ("VARCHAR", "Identifier of the source record: appointment_id, attendance_id, spell_id or event_id."),
 }
 
@@ -74,8 +83,9 @@ def _select(source: str, expressions: dict[str, str]) -> str:
     return f"SELECT {columns} FROM {source}"
 
 
-def person_events_sql(gp: str, ed: str, admissions: str, social_care: str) -> str:
-    """The SELECT behind `build_person_events`, one branch per feed."""
+def person_events_sql(gp: str, ed: str, admissions: str, social_care: str, review_reason: bool = True) -> str:
+    """The SELECT behind `build_person_events`, one branch per feed. `review_reason`: whether the
+    social care table has that (nullable, so optional) column; without it no review is unplanned."""
     # coalesce(..., false): `counted` is a plain yes/no, so a missing code never becomes NULL in a filter.
     gp_rows = _select(
         gp,
@@ -84,6 +94,7 @@ def person_events_sql(gp: str, ed: str, admissions: str, social_care: str) -> st
             "event_date": "appointment_date",
             "service": "'gp'",
             "counted": "coalesce(appt_status = 'Attended', false)",
+            "event_type": "appt_status",
             "source_id": "appointment_id",
         },
     )
@@ -125,6 +136,9 @@ def person_events_sql(gp: str, ed: str, admissions: str, social_care: str) -> st
             "counted": "coalesce(event_type IN ('Request', 'Service'), false)",
             "event_end_date": "event_end_date",
             "event_type": "event_type",
+            "unplanned": "CASE WHEN event_type = 'Review' THEN "
+            + ("coalesce(review_reason LIKE 'Unplanned%', false)" if review_reason else "false")
+            + " END",
             "source_id": "event_id",
         },
     )
@@ -142,7 +156,8 @@ def build_person_events(
     """One row per activity record of every feed, columns as `EVENT_COLUMNS`. Every record is kept,
     counted or not, and whoever it belongs to: who is counted is the register's business."""
     # One CREATE ... AS statement, so a failure never leaves a half-built table behind.
-    conn.execute(f"CREATE OR REPLACE TABLE {table} AS {person_events_sql(gp, ed, admissions, social_care)}")
+    review_reason = "review_reason" in conn.table(social_care).columns
+    conn.execute(f"CREATE OR REPLACE TABLE {table} AS {person_events_sql(gp, ed, admissions, social_care, review_reason)}")
     for name, (_, description) in EVENT_COLUMNS.items():
         conn.execute(f"COMMENT ON COLUMN {table}.{name} IS {quote_literal(description)}")
     return row_count(conn, table)
@@ -179,6 +194,16 @@ MEASURES: dict[str, Measure] = {
     "ambulance_arrivals": Measure(
         "service = 'ed' AND counted AND ambulance_arrival", description="Counted ED attendances arriving by ambulance."
     ),
+    # For the rising-risk features and the social care profile.
+    "gp_dna": Measure("service = 'gp' AND event_type = 'DNA'", description="GP appointments not attended (DNA)."),
+    "social_care_requests": Measure(
+        "service = 'social_care' AND event_type = 'Request'", description="Social care requests (by start date)."
+    ),
+    "social_care_reviews": Measure("service = 'social_care' AND event_type = 'Review'", description="Social care reviews."),
+    "social_care_unplanned_reviews": Measure(
+        "service = 'social_care' AND event_type = 'Review' AND unplanned",
+        description="Social care reviews for an unplanned reason.",
+    ),
 }
 
 
@@ -187,13 +212,22 @@ def in_window(start: dt.date, end: dt.date) -> str:
     return f"event_date BETWEEN {sql_date(start)} AND {sql_date(end)}"
 
 
+def social_care_service_open(start: dt.date, end: dt.date) -> str:
+    """A social care Service overlapping the window: starting on or before its end, and open or
+    ending on or after its start."""
+    s, e = sql_date(start), sql_date(end)
+    return (
+        f"(service = 'social_care' AND event_type = 'Service' AND event_date <= {e} "
+        f"AND (event_end_date IS NULL OR event_end_date >= {s}))"
+    )
+
+
 def social_care_involvement(start: dt.date, end: dt.date) -> str:
-    """Contract section 5: a Request starting in the window, or a Service overlapping it (starting on
-    or before its end, and open or ending on or after its start)."""
+    """Contract section 5: a Request starting in the window, or a Service overlapping it."""
     s, e = sql_date(start), sql_date(end)
     return f"""(service = 'social_care' AND (
             (event_type = 'Request' AND event_date BETWEEN {s} AND {e})
-            OR (event_type = 'Service' AND event_date <= {e} AND (event_end_date IS NULL OR event_end_date >= {s}))
+            OR {social_care_service_open(start, end)}
         ))"""
 
 
@@ -213,7 +247,8 @@ def counted_by_any_measure() -> str:
 
 
 def person_counts_sql(events: str, start: dt.date, end: dt.date) -> str:
-    """SELECT person_id, every measure in the window start..end, and social_care_involved (BOOLEAN).
+    """SELECT person_id, every measure in the window start..end, social_care_involved (BOOLEAN) and
+    social_care_services (Services open at some time in the window: a state, not a dated count).
 
     Only people with at least one event that a measure counts in the window, or with social care
     involvement, have a row: join it to a register and treat a missing row as zeros.
@@ -223,7 +258,8 @@ def person_counts_sql(events: str, start: dt.date, end: dt.date) -> str:
     return f"""
         SELECT person_id,
                {measure_columns(window)},
-               coalesce(bool_or({involved}), false) AS social_care_involved
+               coalesce(bool_or({involved}), false) AS social_care_involved,
+               count(*) FILTER (WHERE {social_care_service_open(start, end)})::BIGINT AS social_care_services
         FROM {events}
         WHERE (({window}) AND ({counted_by_any_measure()})) OR {involved}
         GROUP BY person_id

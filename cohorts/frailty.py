@@ -56,13 +56,15 @@ def build_efi(
     period: Period,
     supplied: bool,
     register: str = "person_register",
+    deficits_table: str = "efi_deficits",
+    scores_table: str = "efi_scores",
 ) -> int:
-    """`efi_deficits` (person, deficit present) and `efi_scores` (everyone 65+ in the register)."""
+    """`deficits_table` (person, deficit present) and `scores_table` (everyone 65+ in the register)."""
     as_of, start = sql_date(period.as_of), sql_date(period.start)
     if supplied:
         conn.execute(
             f"""
-            CREATE OR REPLACE TABLE efi_deficits AS
+            CREATE OR REPLACE TABLE {deficits_table} AS
             WITH eligible AS (SELECT person_id FROM {register} WHERE age >= {EFI_AGE}),
             coded AS (
                 SELECT DISTINCT e.person_id, c.deficit_number
@@ -86,15 +88,15 @@ def build_efi(
         )
     else:
         conn.execute(
-            "CREATE OR REPLACE TABLE efi_deficits (person_id VARCHAR, deficit_number INTEGER, deficit VARCHAR)"
+            f"CREATE OR REPLACE TABLE {deficits_table} (person_id VARCHAR, deficit_number INTEGER, deficit VARCHAR)"
         )
     known = "TRUE" if supplied else "FALSE"
     conn.execute(
         f"""
-        CREATE OR REPLACE TABLE efi_scores AS
+        CREATE OR REPLACE TABLE {scores_table} AS
         WITH counted AS (
             SELECT r.person_id, count(d.deficit_number) AS deficits
-            FROM {register} r LEFT JOIN efi_deficits d USING (person_id)
+            FROM {register} r LEFT JOIN {deficits_table} d USING (person_id)
             WHERE r.age >= {EFI_AGE}
             GROUP BY r.person_id
         )
@@ -107,7 +109,7 @@ def build_efi(
         FROM counted
         """
     )
-    return row_count(conn, "efi_scores")
+    return row_count(conn, scores_table)
 
 
 def build_hfrs(
@@ -115,13 +117,19 @@ def build_hfrs(
     period: Period,
     supplied: bool,
     register: str = "person_register",
+    table: str = "hfrs_scores",
 ) -> int:
-    """`hfrs_scores`: everyone 75+ in the register (0, low, when they had no scored diagnosis)."""
+    """`table`: everyone 75+ in the register (0, low, when they had no scored diagnosis)."""
     as_of, start = sql_date(period.as_of), sql_date(window_start(period.as_of, years=2))
-    known = "TRUE" if supplied else "FALSE"
+    if not supplied:
+        conn.execute(
+            f"""CREATE OR REPLACE TABLE {table} AS SELECT person_id, NULL::DOUBLE AS hfrs_score,
+                NULL::VARCHAR AS hfrs_band FROM {register} WHERE age >= {HFRS_AGE}"""
+        )
+        return row_count(conn, table)
     conn.execute(
         f"""
-        CREATE OR REPLACE TABLE hfrs_scores AS
+        CREATE OR REPLACE TABLE {table} AS
         WITH eligible AS (SELECT person_id FROM {register} WHERE age >= {HFRS_AGE}),
         codes AS (
             -- J18.9, J189 and J18X all compare as J18
@@ -138,14 +146,12 @@ def build_hfrs(
             LEFT JOIN ref_hfrs_points p USING (icd10_3char)
             GROUP BY e.person_id
         )
-        SELECT person_id,
-               CASE WHEN {known} THEN tenths / 10.0 END AS hfrs_score,
-               CASE WHEN NOT {known} THEN NULL
-                    WHEN tenths < 50 THEN 'low' WHEN tenths <= 150 THEN 'intermediate' ELSE 'high' END AS hfrs_band
+        SELECT person_id, tenths / 10.0 AS hfrs_score,
+               CASE WHEN tenths < 50 THEN 'low' WHEN tenths <= 150 THEN 'intermediate' ELSE 'high' END AS hfrs_band
         FROM tenths
         """
     )
-    return row_count(conn, "hfrs_scores")
+    return row_count(conn, table)
 
 
 HOUSEBOUND = 16

@@ -1,19 +1,26 @@
 """Features for the rising-risk model, for everyone in the population on a feature date at once.
 
 Every count is a measure of `cohorts.events` (the contract's counting rules, written once) summed
-over a window that ends on the feature date, so nothing dated after it can reach a feature: the
-model is trained on features as at `as_of - 12 months` and scored on features as at `as_of`, and a
-feature that saw the future would make the validation a lie. The windows: the last 3, 6 and 12
-months, and the 12 months before those (the change against them is the trend)."""
+over a window that ends on the feature date, and the frailty scores are `cohorts.frailty`'s as at
+that date, so nothing dated after it can reach a feature: the model is trained on features as at
+`as_of - 12 months` and scored on features as at `as_of`, and a feature that saw the future would
+make the validation a lie. The windows: the last 3, 6 and 12 months, and the 12 months before those
+(the change against them is the trend).
+
+A feature whose extract was not supplied is NULL for everyone, not zero: "no social care data" is
+not "no social care".
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import duckdb
 
 from cohorts.events import person_counts_sql
-from cohorts.period import window_start_months
+from cohorts.frailty import build_efi, build_hfrs
+from cohorts.period import Period, window_start_months
 from cohorts.register import build_person_register
 from pipeline.duck import row_count
 
@@ -23,6 +30,64 @@ WINDOWS = {"3m": (3, 0), "6m": (6, 0), "12m": (12, 0), "prior_12m": (24, 12)}
 # 12 before (the rest)
 TREND_MEASURES = ("gp_appointments", "ed_attendances", "emergency_admissions")
 YEAR_MEASURES = ("ambulance_arrivals", "short_stay_admissions", "emergency_bed_days")
+SOCIAL_CARE_MEASURES = ("social_care_requests", "social_care_services", "social_care_unplanned_reviews")
+
+# Words for each measure, as an INT lead would say them.
+MEASURE_WORDS = {
+    "gp_appointments": "GP appointments",
+    "ed_attendances": "ED attendances",
+    "emergency_admissions": "emergency admissions",
+    "ambulance_arrivals": "ambulance arrivals at ED",
+    "short_stay_admissions": "short-stay emergency admissions",
+    "emergency_bed_days": "emergency bed days",
+    "social_care_requests": "social care requests",
+    "social_care_services": "social care services",
+    "social_care_unplanned_reviews": "unplanned social care reviews",
+}
+WINDOW_WORDS = {"3m": "in 3 months", "6m": "in 6 months", "12m": "in 12 months", "prior_12m": "in the 12 months before"}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its column, its meaning in words, the months of activity data before the
+    feature date it needs to be complete, and the optional data it comes from (None: always there)."""
+
+    name: str
+    words: str
+    history_months: int = 12
+    needs: str | None = None
+
+
+def _features() -> tuple[Feature, ...]:
+    features = [
+        Feature("age", "age", 0),
+        Feature("female", "sex: female", 0),
+        Feature("imd_decile", "IMD decile (1 most deprived)", 0),
+    ]
+    for m in TREND_MEASURES:
+        for w in WINDOWS:
+            features.append(Feature(f"{m}_{w}", f"{MEASURE_WORDS[m]} {WINDOW_WORDS[w]}", WINDOWS[w][0]))
+        features.append(Feature(f"{m}_change", f"change in {MEASURE_WORDS[m]} against the year before", 24))
+    features.append(Feature("gp_dna_rate_12m", "share of GP appointments missed (DNA) in 12 months"))
+    for m in YEAR_MEASURES:
+        for w in ("12m", "prior_12m"):
+            features.append(Feature(f"{m}_{w}", f"{MEASURE_WORDS[m]} {WINDOW_WORDS[w]}", WINDOWS[w][0]))
+    features += [
+        Feature("efi_deficits", "eFI deficits (65 and over)", 12, "efi"),
+        Feature("hfrs_score", "Hospital Frailty Risk Score (75 and over)", 24, "hfrs"),
+    ]
+    features += [Feature(f"{m}_12m", f"{MEASURE_WORDS[m]} in 12 months", 12, "social_care") for m in SOCIAL_CARE_MEASURES]
+    return tuple(features)
+
+
+FEATURES: tuple[Feature, ...] = _features()
+FEATURE_BY_NAME = {f.name: f for f in FEATURES}
+EFI_CATEGORIES = ("fit", "mild", "moderate", "severe")
+
+
+def feature_columns() -> list[str]:
+    """Every model input column, in table order."""
+    return [f.name for f in FEATURES]
 
 
 def window(feature_date: dt.date, name: str) -> tuple[dt.date, dt.date]:
@@ -32,43 +97,59 @@ def window(feature_date: dt.date, name: str) -> tuple[dt.date, dt.date]:
     return window_start_months(feature_date, start_back), end
 
 
-def feature_columns() -> list[str]:
-    """The count and trend features, in table order (after person_id, age, sex, imd_decile)."""
-    columns = [f"{m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
-    columns += [f"{m}_{w}" for m in YEAR_MEASURES for w in ("12m", "prior_12m")]
-    columns += [f"{m}_change" for m in TREND_MEASURES]
-    return columns + ["social_care_involved_12m"]
+@dataclass(frozen=True)
+class Supplied:
+    """Which optional data the run has: a feature that needs missing data is NULL for everyone."""
+
+    social_care: bool = True
+    efi: bool = True  # GP coded events and medicines
+    hfrs: bool = True  # admission diagnoses
 
 
 def build_risk_features(
     conn: duckdb.DuckDBPyConnection,
     feature_date: dt.date,
-    social_care_supplied: bool,
+    supplied: Supplied,
     events: str = "person_events",
     population: str = "stg_population",
     practices: str = "stg_practices",
     table: str = "risk_features",
 ) -> int:
-    """One row per person in the population on `feature_date`: age, sex and IMD decile then, and
-    the counts of `feature_columns()`; social care involvement is null (not false) when the social
-    care extract was not supplied."""
-    register = f"{table}_register"
+    """One row per person in the population on `feature_date`: where they were registered, age,
+    sex and IMD decile then, every column of `feature_columns()`, efi_category and
+    social_care_involved_12m. eFI needs the reference lists loaded (`cohorts.frailty`)."""
+    register, efi, efi_deficits, hfrs = (f"{table}_{part}" for part in ("register", "efi", "efi_deficits", "hfrs"))
     build_person_register(conn, feature_date, population=population, practices=practices, table=register)
+    build_efi(conn, Period(feature_date), supplied.efi, register=register, deficits_table=efi_deficits, scores_table=efi)
+    build_hfrs(conn, Period(feature_date), supplied.hfrs, register=register, table=hfrs)
     counted = {name: person_counts_sql(events, *window(feature_date, name)) for name in WINDOWS}
     joins = " ".join(f"LEFT JOIN ({sql}) w_{name} USING (person_id)" for name, sql in counted.items())
     counts = [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
-    counts += [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in YEAR_MEASURES for w in ("12m", "prior_12m")]
     counts += [f"(coalesce(w_12m.{m}, 0) - coalesce(w_prior_12m.{m}, 0))::BIGINT AS {m}_change" for m in TREND_MEASURES]
-    social_care = "coalesce(w_12m.social_care_involved, false)" if social_care_supplied else "NULL::BOOLEAN"
+    counts.append(
+        "coalesce(w_12m.gp_dna, 0) / nullif(coalesce(w_12m.gp_dna, 0) + coalesce(w_12m.gp_appointments, 0), 0) "
+        "AS gp_dna_rate_12m"
+    )
+    counts += [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in YEAR_MEASURES for w in ("12m", "prior_12m")]
+    if supplied.social_care:
+        counts += [f"coalesce(w_12m.{m}, 0)::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
+        counts.append("coalesce(w_12m.social_care_involved, false) AS social_care_involved_12m")
+    else:
+        counts += [f"NULL::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
+        counts.append("NULL::BOOLEAN AS social_care_involved_12m")
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
-        SELECT r.person_id, r.age, r.sex, r.imd_decile,
+        SELECT r.person_id, r.neighbourhood_code, r.practice_code, r.sex,
+               r.age, CASE r.sex WHEN 'F' THEN 1 WHEN 'M' THEN 0 END::DOUBLE AS female, r.imd_decile,
                {", ".join(counts)},
-               {social_care} AS social_care_involved_12m
+               e.efi_deficits, e.efi_category, h.hfrs_score
         FROM {register} r {joins}
+        LEFT JOIN {efi} e USING (person_id)
+        LEFT JOIN {hfrs} h USING (person_id)
         ORDER BY r.person_id
         """
     )
-    conn.execute(f"DROP TABLE {register}")
+    for part in (register, efi, efi_deficits, hfrs):
+        conn.execute(f"DROP TABLE {part}")
     return row_count(conn, table)

@@ -91,8 +91,8 @@ def test_gp_appointment_row(events):
     assert event_rows(conn) == [
         {
             "person_id": "p1", "event_date": D(2025, 1, 15), "service": "gp", "counted": True, "emergency": None,
-            "length_of_stay_days": None, "ambulance_arrival": None, "event_end_date": None, "event_type": None,
-            "source_id": "a1",
+            "length_of_stay_days": None, "ambulance_arrival": None, "event_end_date": None, "event_type": "Attended",
+            "unplanned": None, "source_id": "a1",
         }
     ]
 
@@ -103,7 +103,7 @@ def test_ed_attendance_row_is_dated_by_arrival_date(events):
         {
             "person_id": "p1", "event_date": D(2025, 1, 15), "service": "ed", "counted": True, "emergency": None,
             "length_of_stay_days": None, "ambulance_arrival": False, "event_end_date": None, "event_type": None,
-            "source_id": "e1",
+            "unplanned": None, "source_id": "e1",
         }
     ]
 
@@ -114,7 +114,7 @@ def test_admission_row(events):
         {
             "person_id": "p1", "event_date": D(2025, 1, 15), "service": "admission", "counted": True, "emergency": True,
             "length_of_stay_days": 3, "ambulance_arrival": None, "event_end_date": D(2025, 1, 18), "event_type": None,
-            "source_id": "s1",
+            "unplanned": None, "source_id": "s1",
         }
     ]
 
@@ -125,9 +125,27 @@ def test_social_care_row(events):
         {
             "person_id": "p1", "event_date": D(2024, 6, 1), "service": "social_care", "counted": True, "emergency": None,
             "length_of_stay_days": None, "ambulance_arrival": None, "event_end_date": D(2025, 2, 1),
-            "event_type": "Service", "source_id": "c1",
+            "event_type": "Service", "unplanned": None, "source_id": "c1",
         }
     ]
+
+
+def test_a_review_is_unplanned_by_its_reason_and_other_events_are_neither(events):
+    conn = events(social_care_events=[
+        social_care("Review", "2025-01-01", review_reason="Unplanned - hospital discharge", event_id="c1"),
+        social_care("Review", "2025-01-02", review_reason="Planned", event_id="c2"),
+        social_care("Review", "2025-01-03", event_id="c3"),
+        social_care("Request", "2025-01-04", event_id="c4"),
+    ])
+    assert [row["unplanned"] for row in event_rows(conn)] == [True, False, False, None]
+    counts = person_counts(conn)["p1"]
+    assert (counts["social_care_reviews"], counts["social_care_unplanned_reviews"], counts["social_care_requests"]) == (3, 1, 1)
+
+
+def test_gp_rows_carry_their_status_and_dnas_are_counted_apart(events):
+    conn = events(gp_appointments=[gp("2025-01-01", s) for s in ("Attended", "DNA", "DNA", "Unknown")])
+    counts = person_counts(conn)["p1"]
+    assert (counts["gp_appointments"], counts["gp_dna"]) == (1, 2)
 
 
 def test_every_record_is_kept_counted_or_not(events):
@@ -257,6 +275,10 @@ def test_person_counts_of_every_measure(events):
         "short_stay_admissions": 2,
         "emergency_bed_days": 5,
         "ambulance_arrivals": 2,
+        "gp_dna": 1,
+        "social_care_requests": 0,
+        "social_care_reviews": 0,
+        "social_care_unplanned_reviews": 0,
     }
     assert row["social_care_involved"] is False
 
@@ -281,7 +303,7 @@ def test_person_counts_social_care_involvement(events, event, involved):
 
 
 def test_people_with_nothing_counted_in_the_window_have_no_row(events):
-    conn = events(gp_appointments=[gp("2025-01-01", "DNA"), gp("2023-01-01")])
+    conn = events(gp_appointments=[gp("2025-01-01", "Unknown"), gp("2023-01-01")])
     assert person_counts(conn) == {}
 
 
@@ -334,6 +356,7 @@ def test_monthly_series_puts_each_event_in_its_calendar_month(events):
         (D(2024, 4, 1), 2, 1, 1, 1, 1),
         (D(2024, 5, 1), 1, 1, 0, 0, 0),
         (D(2024, 6, 1), 0, 0, 0, 1, 10),  # bed days counted in the admission month
+        (D(2024, 8, 1), 0, 0, 0, 0, 0),  # a DNA: counted by gp_dna only
         (D(2024, 12, 1), 1, 0, 0, 0, 0),
         (D(2025, 3, 1), 1, 1, 1, 1, 0),
     ]
