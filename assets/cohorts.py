@@ -31,14 +31,17 @@ def person_intensity(step: Step) -> dict:
 @warehouse_asset(
     group="cohorts",
     model=HiuCohort,
-    deps=["person_intensity", "efi_scores", "hfrs_scores"],
+    deps=["person_intensity", "efi_scores", "hfrs_scores", "rising_risk_scores"],
     description=(
         "The high intensity user cohort: one row per person in the population who is over the threshold "
-        "of at least one service, with frailty scores, in the columns of `schemas.outputs.HiuCohort`."
+        "of at least one service, with frailty scores and rising-risk score, in the columns of "
+        "`schemas.outputs.HiuCohort`."
     ),
 )
 def hiu_cohort(step: Step) -> dict:
-    build_hiu_cohort(step.conn, as_of=step.period.as_of, efi="efi_scores", hfrs="hfrs_scores")
+    build_hiu_cohort(
+        step.conn, as_of=step.period.as_of, efi="efi_scores", hfrs="hfrs_scores", rising_risk="rising_risk_scores"
+    )
     hiu, himsu = step.conn.execute("SELECT count(*), count(*) FILTER (WHERE himsu) FROM hiu_cohort").fetchall()[0]
     return {"hiu_people": hiu, "himsu_people": himsu}
 

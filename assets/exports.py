@@ -24,11 +24,13 @@ from pipeline.exports import CohortList, files_under, sha256_of, write_neighbour
 from pipeline.extract_files import ExtractFileError, unchanged_since
 from pipeline.publish import publish
 from pipeline.workbook import workbook_ids
+from risk import card as model_card
 from schemas.extracts import EXTRACTS
 from schemas.outputs import (
     FrailtyCohort,
     FrailtySummary,
     HiuCohort,
+    RisingRiskCohort,
     ServiceConcentration,
     data_dictionary,
     display_decimals,
@@ -195,6 +197,40 @@ neighbourhood_frailty_files, neighbourhood_frailty_files_check = neighbourhood_f
 )
 
 
+neighbourhood_rising_risk_files, neighbourhood_rising_risk_files_check = neighbourhood_files(
+    "neighbourhood_rising_risk_files", "rising_risk_cohort", RisingRiskCohort, "Rising risk",
+    "people who are not high intensity users now, most likely to become one in the next 12 months",
+    "The top share (HIU_RISING_RISK_SHARE) of this neighbourhood's people who are not high intensity users, by "
+    "the rising-risk model's probability of becoming one in the 12 months after the as-of date; how well the model "
+    "does and its limits are in metrics/rising_risk_model.md.",
+)
+
+
+@warehouse_asset(
+    group="exports",
+    table=False,
+    kinds=("json", "markdown", "svg"),
+    deps=["rising_risk_model"],
+    description=(
+        "`metrics/rising_risk_model.json` and `.md`, the rising-risk model card (problem, validation, "
+        "discrimination with its interval, calibration, fairness by group, comparison with the ranking by "
+        "current activity, intended use and limits), and `rising_risk_calibration.svg`, its calibration chart."
+    ),
+)
+def rising_risk_model_card(step: Step) -> dict:
+    (card_json,) = step.conn.execute("SELECT card FROM rising_risk_model").fetchone()
+    card = json.loads(card_json)
+    folder = step.warehouse.run_folder / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rising_risk_model.json").write_text(json.dumps(card, indent=2) + "\n")
+    markdown = model_card.render_markdown(card)
+    (folder / "rising_risk_model.md").write_text(markdown)
+    chart = model_card.calibration_svg(card)
+    if chart:
+        (folder / "rising_risk_calibration.svg").write_text(chart)
+    return {"trained": card["trained"], "card": dg.MetadataValue.md(markdown)}
+
+
 @warehouse_asset(
     group="exports",
     table=False,
@@ -303,7 +339,8 @@ def _row_count(path: Path) -> int | None:
     group="exports",
     table=False,
     kinds=("json",),
-    deps=["neighbourhood_cohort_files", "neighbourhood_frailty_files", "metric_files", "quarantine_files", "data_quality_report"],
+    deps=["neighbourhood_cohort_files", "neighbourhood_frailty_files", "neighbourhood_rising_risk_files",
+          "rising_risk_model_card", "metric_files", "quarantine_files", "data_quality_report"],
     description=(
         "Moves this run's files into the output folder and writes `manifest.json` last: run id, times, "
         "as-of date, window, thresholds, extracts supplied, and every input and output file with its "

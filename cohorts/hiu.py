@@ -64,20 +64,23 @@ def build_hiu_cohort(
     table: str = "hiu_cohort",
     efi: str | None = None,
     hfrs: str | None = None,
+    rising_risk: str | None = None,
 ) -> int:
     """One row per high intensity user, in the column order of `schemas.outputs.HiuCohort`, with
-    frailty from the `efi` and `hfrs` score tables when given. The rising-risk score is filled by its
-    own stage later; until then it is present and NULL."""
+    frailty from the `efi` and `hfrs` score tables and the score from the `rising_risk` table
+    (person_id, rising_risk_score) when given; NULL columns without them."""
     efi_columns = "e.efi_score, e.efi_category" if efi else "NULL::DOUBLE AS efi_score, NULL::VARCHAR AS efi_category"
     hfrs_columns = "h.hfrs_score, h.hfrs_band" if hfrs else "NULL::DOUBLE AS hfrs_score, NULL::VARCHAR AS hfrs_band"
-    joins = (f"LEFT JOIN {efi} e USING (person_id) " if efi else "") + (f"LEFT JOIN {hfrs} h USING (person_id)" if hfrs else "")
+    risk_column = "r.rising_risk_score" if rising_risk else "NULL::DOUBLE AS rising_risk_score"
+    joins = (f"LEFT JOIN {efi} e USING (person_id) " if efi else "") + (f"LEFT JOIN {hfrs} h USING (person_id) " if hfrs else "")
+    joins += f"LEFT JOIN {rising_risk} r USING (person_id)" if rising_risk else ""
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
         SELECT person_id, neighbourhood_code, pcn_code, practice_code, age, sex,
                gp_appointments_12m, ed_attendances_12m, emergency_admissions_12m,
                hiu_gp, hiu_ed, hiu_admissions, high_intensity_services, himsu, social_care_involved,
-               {efi_columns}, {hfrs_columns}, NULL::DOUBLE AS rising_risk_score, reason,
+               {efi_columns}, {hfrs_columns}, {risk_column}, reason,
                neighbourhood_name, pcn_name, practice_name, imd_decile, ?::DATE AS as_of_date
         FROM {intensity} {joins}
         WHERE high_intensity_services >= 1

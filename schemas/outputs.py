@@ -67,6 +67,8 @@ HEADINGS = {
     "hfrs_score": "HFRS score",
     "hfrs_band": "Hospital frailty risk (HFRS)",
     "rising_risk_score": "Rising risk score",
+    "risk_rank": "Rank in neighbourhood",
+    "top_factors": "What raises the score most",
     "imd_decile": "Deprivation decile (IMD)",
     "pcn_name": "Primary care network",
     "neighbourhood_name": "Neighbourhood",
@@ -119,7 +121,11 @@ class HiuCohort(pa.DataFrameModel):
     hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"])
     rising_risk_score: Optional[float] = pa.Field(
         nullable=True, ge=0, le=1, metadata=rounded_for_display(3),
-        description="Not yet calculated: blank for everyone until the rising-risk model is built.",
+        description=(
+            "Predicted probability (0 to 1) of being a high intensity user in the 12 months after {as_of} too, "
+            "from the rising-risk model (metrics/rising_risk_model.md); blank for everyone when the data were too "
+            "short to train it."
+        ),
     )
     reason: str = pa.Field(description="Which thresholds were met, in words, e.g. 'GP 24 ({gp_threshold}+), ED 6 ({ed_threshold}+)'.")
     neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
@@ -197,10 +203,12 @@ def display_decimals(model: type[pa.DataFrameModel]) -> dict[str, int]:
 
 
 def workbook_columns(model: type[pa.DataFrameModel]) -> list[tuple[str, str]]:
-    """(column, heading) in the order of the workbook's list sheet: every column of the model once."""
-    names = list(model.to_schema().columns)
-    first = [n for n in WORKBOOK_FIRST if n in names]
-    last = [n for n in WORKBOOK_LAST if n in names]
+    """(column, heading) in the order of the workbook's list sheet: every column of the model once.
+    A model may name its own first columns (Config metadata `workbook_first`)."""
+    schema = model.to_schema()
+    names = list(schema.columns)
+    first = [n for n in (getattr(model.__config__, "metadata", None) or {}).get("workbook_first", WORKBOOK_FIRST) if n in names]
+    last = [n for n in WORKBOOK_LAST if n in names and n not in first]
     middle = [n for n in names if n not in first and n not in last]
     return [(n, HEADINGS[n]) for n in first + middle + last]
 
@@ -250,6 +258,48 @@ class FrailtyCohort(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
+
+
+class RisingRiskCohort(pa.DataFrameModel):
+    person_id: str = pa.Field(unique=True, description=PERSON_COLUMNS["person_id"])
+    neighbourhood_code: str = pa.Field(str_matches=NEIGHBOURHOOD_CODE, description=PERSON_COLUMNS["neighbourhood_code"])
+    pcn_code: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_code"])
+    practice_code: str = pa.Field(description=PERSON_COLUMNS["practice_code"])
+    age: Optional[int] = pa.Field(nullable=True, ge=0, le=140, description="Age in whole years on the as-of date.")
+    sex: str = pa.Field(isin=["F", "M", "U"], description=PERSON_COLUMNS["sex"])
+    rising_risk_score: float = pa.Field(
+        ge=0, le=1, metadata=rounded_for_display(3),
+        description=(
+            "Predicted probability (0 to 1) of becoming a high intensity user (GP {gp_threshold}+, ED {ed_threshold}+ "
+            "or emergency admissions {admissions_threshold}+ in a year) in the 12 months after {as_of}: 0.150 means "
+            "about 15 in 100 people with this score. From the rising-risk model, metrics/rising_risk_model.md."
+        ),
+    )
+    risk_rank: int = pa.Field(ge=1, description="Rank by score among this neighbourhood's people who are not high intensity users now (1 = highest).")
+    top_factors: str = pa.Field(
+        description=(
+            "Up to three things raising this person's score most, largest first, with their numbers: 'ED attendances "
+            "rising: 1 to 4 in 6 months' means 1 in the 6 months before and 4 in the last 6 (to {as_of}). From the "
+            "model's exact attributions (SHAP values, or the terms of the logistic regression); only factors that "
+            "raise the score are named."
+        ),
+    )
+    gp_appointments_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["gp_appointments_12m"])
+    ed_attendances_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["ed_attendances_12m"])
+    emergency_admissions_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["emergency_admissions_12m"])
+    efi_category: Optional[str] = pa.Field(nullable=True, isin=EFI_CATEGORIES, description="fit (0-4 deficits), mild (5-8), moderate (9-12) or severe (13+) frailty (eFI, people 65 and over); blank below 65 or without GP coded events.")
+    hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"] + " Blank below 75 or without admission diagnoses.")
+    social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request from {window_start} to {window_end} or a service during them; blank when the social care extract was not supplied.")
+    neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
+    pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
+    practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
+    imd_decile: Optional[int] = pa.Field(nullable=True, ge=1, le=10, description=PERSON_COLUMNS["imd_decile"])
+    as_of_date: dt.date = pa.Field(description=PERSON_COLUMNS["as_of_date"])
+
+    class Config:
+        strict = True
+        ordered = True
+        metadata = {"workbook_first": ("risk_rank", "person_id", "practice_name", "age", "sex", "rising_risk_score", "top_factors")}
 
 
 class FrailtySummary(pa.DataFrameModel):

@@ -1,0 +1,209 @@
+"""The rising-risk model: two scikit-learn candidates, calibrated, chosen on held-out data.
+
+Candidates: histogram gradient boosting (handles missing values itself: a feature of an extract not
+supplied, or a score someone is too young for) and an L2-regularised logistic regression on
+arcsinh-transformed counts with missing-value indicators. Each is wrapped in
+`CalibratedClassifierCV` with folds of whole practices, so its probabilities are calibrated on data
+its base model did not see; `ensemble=False` keeps one base model, whose contributions explain a
+person's score exactly (see `risk.explain`).
+
+The model is fitted on everyone in the population at the feature date (so that a current high
+intensity user gets a score too: the chance of staying one), while selection and every figure of
+the model card use the target population, people not high intensity users yet. At most
+`MAX_FIT_ROWS` people, a seeded uniform sample, are used for fitting: beyond that the candidates
+gain nothing measurable and the fit would dominate the run.
+
+Persistence: `skops`, which loads only the types it is told to trust (no pickle, no arbitrary code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import skops.io as sio
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from risk.samples import LATER_WINDOW, Design
+
+MAX_FIT_ROWS = 200_000
+HOLD_OUT_SHARE = 0.3  # of practices, when there is no later window to validate on
+CALIBRATION_FOLDS = 3
+ISOTONIC_MIN_OUTCOMES = 500  # fewer outcomes than this: a sigmoid (Platt) calibration, which needs less data
+MODEL_VERSION = "rising-risk-1"  # the method; a fitted model is identified by the hash of its file
+
+
+def candidates(seed: int) -> dict[str, object]:
+    return {
+        "gradient_boosting": HistGradientBoostingClassifier(
+            max_iter=150, learning_rate=0.08, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
+            early_stopping=False, random_state=seed,
+        ),
+        "logistic_regression": Pipeline([
+            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+            ("arcsinh", FunctionTransformer(np.arcsinh)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(C=0.1, max_iter=2000)),
+        ]),
+    }
+
+
+@dataclass
+class Sample:
+    """One role's rows as arrays: features (NaN for missing), outcome, and who they are."""
+
+    X: np.ndarray
+    y: np.ndarray | None
+    person_id: np.ndarray
+    practice: np.ndarray
+    hiu_now: np.ndarray
+    naive: np.ndarray  # the obvious ranking: GP + 10 x ED + 25 x emergency admissions, last 12 months
+    groups: dict[str, np.ndarray]  # age band, sex, IMD quintile: for the fairness figures
+
+    def subset(self, keep: np.ndarray) -> "Sample":
+        return Sample(
+            self.X[keep], None if self.y is None else self.y[keep], self.person_id[keep], self.practice[keep],
+            self.hiu_now[keep], self.naive[keep], {k: v[keep] for k, v in self.groups.items()},
+        )
+
+    @property
+    def target(self) -> "Sample":
+        """The target population: not high intensity users at the feature date."""
+        return self.subset(~self.hiu_now)
+
+
+AGE_BANDS = "CASE WHEN age IS NULL THEN 'unknown' WHEN age < 18 THEN '0-17' WHEN age < 40 THEN '18-39' WHEN age < 65 THEN '40-64' WHEN age < 75 THEN '65-74' ELSE '75+' END"
+
+
+def load_sample(
+    conn: duckdb.DuckDBPyConnection, table: str, role: str, features: tuple[str, ...], among: str | None = None
+) -> Sample:
+    """A role's rows (only the people of table `among` when given), ordered by person_id."""
+    among_people = f"AND person_id IN (SELECT person_id FROM {among})" if among else ""
+    columns = ", ".join(f"coalesce(CAST({f} AS DOUBLE), 'NaN'::DOUBLE) AS {f}" for f in features)
+    data = conn.execute(
+        f"""SELECT person_id, practice_code, hiu_now, coalesce(CAST(outcome AS INTEGER), -1) AS outcome,
+                   (gp_appointments_12m + 10 * ed_attendances_12m + 25 * emergency_admissions_12m)::DOUBLE AS naive,
+                   {AGE_BANDS} AS age_band, sex,
+                   coalesce('quintile ' || CAST((imd_decile + 1) // 2 AS VARCHAR), 'unknown') AS imd_quintile
+                   {", " + columns if columns else ""}
+            FROM {table} WHERE role = ? {among_people} ORDER BY person_id""",
+        [role],
+    ).fetchnumpy()
+    X = np.column_stack([np.asarray(data[f], dtype=np.float64) for f in features]) if features else np.empty((len(data["person_id"]), 0))
+    y = np.asarray(data["outcome"], dtype=np.int64)
+    return Sample(
+        X=X, y=None if role == "scoring" else y, person_id=np.asarray(data["person_id"], dtype=object),
+        practice=np.asarray(data["practice_code"], dtype=object), hiu_now=np.asarray(data["hiu_now"], dtype=bool),
+        naive=np.asarray(data["naive"], dtype=np.float64),
+        groups={g: np.asarray(data[g], dtype=object) for g in ("age_band", "sex", "imd_quintile")},
+    )
+
+
+def _fit_rows(n: int, seed: int) -> np.ndarray:
+    if n <= MAX_FIT_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, MAX_FIT_ROWS, replace=False))
+
+
+def fit_calibrated(estimator, sample: Sample, seed: int) -> CalibratedClassifierCV:
+    """`estimator` calibrated on folds of whole practices (of people when under three practices)."""
+    rows = _fit_rows(len(sample.y), seed)
+    X, y, practice = sample.X[rows], sample.y[rows], sample.practice[rows]
+    if len(np.unique(practice)) >= CALIBRATION_FOLDS:
+        folds = list(GroupKFold(CALIBRATION_FOLDS).split(X, y, practice))
+    else:
+        folds = list(KFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed).split(X))
+    method = "isotonic" if y.sum() >= ISOTONIC_MIN_OUTCOMES else "sigmoid"
+    return CalibratedClassifierCV(clone(estimator), method=method, cv=folds, ensemble=False).fit(X, y)
+
+
+@dataclass
+class Validation:
+    """Held-out predictions of each candidate on the target population, and the choice."""
+
+    design: str
+    chosen: str
+    held_out: Sample  # target population of the held-out part
+    predictions: dict[str, np.ndarray]  # candidate -> probability
+    models: dict[str, CalibratedClassifierCV]  # candidate -> fitted on the fitting part
+    auprc: dict[str, float]
+    fitted_on: str  # words: what the validated candidates were fitted on
+    tested_on: str
+
+
+def validate(design: Design, samples: dict[str, Sample], seed: int) -> Validation:
+    """Fit every candidate on one part and compare them on the other; choose by average precision
+    (the ranking's quality where it matters, at the top)."""
+    if design.validation == LATER_WINDOW:
+        fit, test = samples["earlier"], samples["training"].target
+        fitted_on = f"features as at {design.dates['earlier']}, outcomes to {design.dates['training']}"
+        tested_on = f"features as at {design.dates['training']}, outcomes to {design.as_of}"
+    else:
+        training = samples["training"]
+        practices = np.unique(training.practice)
+        if len(practices) < 2:
+            raise NotEnoughPractices(f"{len(practices)} practice: a hold-out of whole practices needs two or more")
+        split = GroupShuffleSplit(n_splits=1, test_size=HOLD_OUT_SHARE, random_state=seed)
+        fit_rows, test_rows = next(split.split(training.X, training.y, training.practice))
+        fit, test = training.subset(fit_rows), training.subset(test_rows).target
+        held = len(np.unique(test.practice))
+        fitted_on = f"features as at {design.dates['training']}, {len(practices) - held} practices"
+        tested_on = f"the other {held} practices (target population), outcomes to {design.as_of}"
+    predictions, models, auprc = {}, {}, {}
+    for name, estimator in candidates(seed).items():
+        model = models[name] = fit_calibrated(estimator, fit, seed)
+        predictions[name] = predict(model, test.X)
+        auprc[name] = float(average_precision_score(test.y, predictions[name])) if test.y.any() else float("nan")
+    ranked = sorted(auprc, key=lambda name: (-np.nan_to_num(auprc[name], nan=-1.0), name))
+    return Validation(design.validation, ranked[0], test, predictions, models, auprc, fitted_on, tested_on)
+
+
+class NotEnoughPractices(ValueError):
+    pass
+
+
+def predict(model: CalibratedClassifierCV, X: np.ndarray, chunk: int = 250_000) -> np.ndarray:
+    """Probabilities in chunks, so a million people never need more than one chunk's working memory."""
+    if len(X) == 0:
+        return np.empty(0)
+    return np.concatenate([model.predict_proba(X[i:i + chunk])[:, 1] for i in range(0, len(X), chunk)])
+
+
+# Types a saved model may contain beyond skops' defaults: exactly these, nothing picked from the file.
+TRUSTED_TYPES = [
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.Interval",
+    "numpy.dtype",
+    "numpy.arcsinh",
+]
+
+
+def dump_model(model: CalibratedClassifierCV) -> tuple[bytes, str]:
+    """The model as skops bytes, and their SHA-256: the saved file's identity (skops names its
+    members by object id, so the same fit saved twice differs in bytes; the scores do not)."""
+    blob = sio.dumps(model)
+    return blob, hashlib.sha256(blob).hexdigest()
+
+
+def load_model(blob: bytes) -> CalibratedClassifierCV:
+    """Load a saved model, refusing any type not in `TRUSTED_TYPES` or skops' own safe list."""
+    untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
+    if untrusted:
+        raise ValueError(f"the saved model holds types that are not trusted: {', '.join(untrusted)}")
+    return sio.loads(blob, trusted=TRUSTED_TYPES)
