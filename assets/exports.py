@@ -218,7 +218,7 @@ neighbourhood_rising_risk_files, neighbourhood_rising_risk_files_check = neighbo
     ),
 )
 def rising_risk_model_card(step: Step) -> dict:
-    (card_json,) = step.conn.execute("SELECT card FROM rising_risk_model").fetchone()
+    ((card_json,),) = step.conn.execute("SELECT card FROM rising_risk_model").fetchall()
     card = json.loads(card_json)
     folder = step.warehouse.run_folder / "metrics"
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,10 @@ bench-results/latest.md (and .json). Never run as a test: timings belong here, n
 1. `hiu generate --population 1000000` (target: 90 s).
 2. `hiu generate --population 465000`, then `hiu run` on it (target: 60 s, 3 GB peak memory) and the
    BCP calibration figures read back from the outputs (target: every figure within its band).
+3. `hiu run` on the 1,000,000-person drop, each step timed from the Dagster event log: the rising-risk
+   steps (features, model and card, scores, lists and their files) at most 60 s of it (issue 9); and
+   those steps alone on a copy of its warehouse, whose peak memory over the same process with only the
+   libraries loaded is what they can add to a run's peak (target: 1.5 GB).
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ HIU = str(Path(sys.executable).parent / "hiu")
 SEED = int(os.environ.get("HIU_BENCH_SEED", "7"))
 
 
-def timed(command: list[str], env: dict | None = None) -> dict:
-    """Run under /usr/bin/time -v: wall seconds and peak resident memory."""
+def timed(command: list[str], env: dict | None = None, output: list | None = None) -> dict:
+    """Run under /usr/bin/time -v: wall seconds and peak resident memory (stdout into `output`)."""
     completed = subprocess.run(
         ["/usr/bin/time", "-v", *command], capture_output=True, text=True, env={**os.environ, **(env or {})}
     )
     if completed.returncode != 0:
         sys.stderr.write(completed.stdout + completed.stderr)
         raise SystemExit(f"benchmark command failed: {' '.join(command)}")
+    if output is not None:
+        output.append(completed.stdout)
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", completed.stderr)
     hours, minutes, seconds = (float(g) if g else 0.0 for g in wall.groups())
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", completed.stderr).group(1))
@@ -50,6 +56,7 @@ def main() -> None:
     big = WORK / "drop-1m"
     shutil.rmtree(big, ignore_errors=True)
     results["generate_1m"] = timed([HIU, "generate", "--population", "1000000", "--seed", str(SEED), "--out", str(big), "--no-progress"])
+    results.update(rising_risk_at_1m(big))
     shutil.rmtree(big, ignore_errors=True)
 
     drop, output, warehouse = WORK / "drop-465k", WORK / "outputs", WORK / "warehouse.duckdb"
@@ -67,6 +74,8 @@ def main() -> None:
         "run_465k_within_60s": results["run_465k_cold"]["seconds"] <= 60,
         "run_465k_within_3gb": results["run_465k_cold"]["peak_rss_mb"] <= 3072,
         "every_figure_in_band": all(f["in_band"] for f in results["figures"].values()),
+        "rising_risk_1m_within_60s": results["rising_risk_1m"]["seconds_in_run"] <= 60,
+        "rising_risk_1m_adds_within_1_5gb": results["rising_risk_1m"]["added_peak_mb"] <= 1536,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -76,10 +85,53 @@ def main() -> None:
         raise SystemExit("a benchmark target was missed: see bench-results/latest.md")
 
 
+RISK_STEPS = ("risk_features", "rising_risk", "neighbourhood_rising_risk_files")
+
+
+def rising_risk_at_1m(drop: Path) -> dict:
+    """The whole run at 1M people with its rising-risk steps timed from the event log, and those
+    steps' own peak memory."""
+    home, output, warehouse = WORK / "dagster-home", WORK / "outputs-1m", WORK / "warehouse-1m.duckdb"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(output, ignore_errors=True)
+    warehouse.unlink(missing_ok=True)
+    home.mkdir(parents=True)
+    printed: list[str] = []
+    run = timed([HIU, "run", "--extracts", str(drop), "--output", str(output), "--warehouse", str(warehouse)],
+                env={"DAGSTER_HOME": str(home)}, output=printed)
+    run_id = re.search(r"\(run ([0-9a-f-]{36})\)", printed[0]).group(1)
+    steps = json.loads(subprocess.run(
+        [sys.executable, "-m", "tests.bench.step_times", run_id], capture_output=True, text=True, check=True,
+        env={**os.environ, "DAGSTER_HOME": str(home)}, cwd=ROOT,
+    ).stdout)
+    risk = {k: v for k, v in steps.items() if k.startswith(RISK_STEPS)}
+    alone = timed([sys.executable, "-m", "tests.bench.risk_steps", str(warehouse)])
+    baseline = timed([sys.executable, "-m", "tests.bench.risk_steps", str(warehouse), "--imports-only"])
+    return {
+        "run_1m": run,
+        "steps_1m": steps,
+        "rising_risk_1m": {
+            "steps": risk,
+            "seconds_in_run": round(sum(risk.values()), 1),
+            "alone": alone,
+            "libraries_only": baseline,
+            "added_peak_mb": alone["peak_rss_mb"] - baseline["peak_rss_mb"],
+        },
+    }
+
+
 def markdown(results: dict, values: dict) -> str:
     lines = [f"# Benchmarks, {results['date']} ({results['machine']}, seed {results['seed']})", "", "| step | seconds | peak memory MB |", "| --- | ---: | ---: |"]
-    for step in ("generate_1m", "generate_465k", "run_465k_cold", "run_465k_warm"):
+    for step in ("generate_1m", "run_1m", "generate_465k", "run_465k_cold", "run_465k_warm"):
         lines.append(f"| {step} | {results[step]['seconds']} | {results[step]['peak_rss_mb']} |")
+    risk = results["rising_risk_1m"]
+    lines += ["", "Rising risk at 1,000,000 people (seconds per step from the run's Dagster event log):", "",
+              "| step | seconds |", "| --- | ---: |"]
+    lines += [f"| {k} | {v} |" for k, v in risk["steps"].items()]
+    lines += [f"| **all rising-risk steps** | **{risk['seconds_in_run']}** |", "",
+              f"The same steps alone: {risk['alone']['seconds']} s, peak {risk['alone']['peak_rss_mb']} MB, against "
+              f"{risk['libraries_only']['peak_rss_mb']} MB with only the libraries loaded: they add at most "
+              f"{risk['added_peak_mb']} MB to a run's peak."]
     lines += ["", f"Population on the as-of date: {values['population']:,}; HIMSU people: {values['himsu_people']:,}", "", "| figure | value | band | in band |", "| --- | ---: | --- | --- |"]
     for name, figure in results["figures"].items():
         lines.append(f"| {name} | {figure['value']:.3f} | {figure['band'][0]} to {figure['band'][1]} | {'yes' if figure['in_band'] else 'NO'} |")

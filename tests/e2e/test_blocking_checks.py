@@ -10,6 +10,7 @@ import assets.cohorts
 import assets.exports
 import assets.frailty
 import assets.metrics
+import assets.risk
 import assets.staging
 from pipeline.runner import materialize_all
 from tests.e2e.test_tiny_run import drop, settings_for
@@ -54,6 +55,10 @@ def written_then(module, name, sabotage):
     return wrapped
 
 
+RISING_RISK_ROW = (
+    "INSERT INTO rising_risk_cohort VALUES ('{person}', 'north', NULL, 'P001', 50, 'F', {score}, 1, 'Age 50', 21, 0, 0, "
+    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, DATE '2025-03-31')"
+)
 SABOTAGE = {
     "stg_gp_appointments.rows_read_equal_accepted_plus_quarantined": (
         assets.staging, "stage_extract",
@@ -81,6 +86,14 @@ SABOTAGE = {
             "NULL, NULL, 0, 0, 0, false, false, false, 0, false, NULL, NULL, NULL, NULL, NULL, DATE '2025-03-31')"
         ),
     ),
+    # The tiny drop is too short for a model, so its rising-risk lists are empty: a listed current high
+    # intensity user (north1) is one person too many, and a score of 2 is no probability.
+    "rising_risk_cohort.rising_risk_lists_are_the_top_share": (
+        assets.risk, "build_lists", lambda conn, *_: conn.execute(RISING_RISK_ROW.format(person="north1", score=0.5)),
+    ),
+    "rising_risk_cohort.rising_risk_cohort_matches_schema": (
+        assets.risk, "build_lists", lambda conn, *_: conn.execute(RISING_RISK_ROW.format(person="nobody", score=2.0)),
+    ),
     "service_concentration.neighbourhoods_add_up_to_all": (
         assets.metrics, "build_service_concentration",
         lambda conn, **_: conn.execute("UPDATE service_concentration SET population = population + 1 WHERE neighbourhood_code = 'ALL'"),
@@ -90,6 +103,9 @@ FILE_SABOTAGE = {
     "neighbourhood_cohort_files.files_partition_the_table": corrupt_files("hiu_cohort", lambda frame: frame.head(0)),
     "neighbourhood_frailty_files.files_partition_the_table": corrupt_files(
         "frailty_cohort", lambda frame: pl.DataFrame({"person_id": ["stranger"], "neighbourhood_code": ["north"], "practice_code": ["P001"]})
+    ),
+    "neighbourhood_rising_risk_files.files_partition_the_table": corrupt_files(
+        "rising_risk_cohort", lambda frame: pl.DataFrame({"person_id": ["stranger"], "neighbourhood_code": ["north"], "practice_code": ["P001"]})
     ),
 }
 

@@ -16,6 +16,8 @@ from pipeline.generate import generate_drop
 from pipeline.runner import materialize_all
 from pipeline.settings import HiuSettings
 from risk.evaluation import top_share
+from risk.model import load_sample, predict
+from risk.steps import stored_model
 
 AS_OF = dt.date(2024, 3, 31)  # three years of data before it; the year after it is kept back
 KEPT_BACK = (dt.date(2024, 4, 1), dt.date(2025, 3, 31))
@@ -91,6 +93,16 @@ def test_every_neighbourhood_has_its_list_with_readable_factors(unseen):
     assert factors.str.contains("GP appointments").any() and not factors.str.contains("None|null|nan").any()
     hiu = pl.concat(pl.read_parquet(p) for p in out.glob("neighbourhoods/*/hiu_cohort.parquet"))
     assert hiu["rising_risk_score"].null_count() == 0 and hiu["rising_risk_score"].is_between(0, 1).all()
+
+
+def test_the_stored_model_reproduces_the_runs_scores(unseen):
+    conn = duckdb.connect(str(unseen / "w.duckdb"), read_only=True)
+    (sha,) = conn.execute("SELECT DISTINCT model_sha256 FROM rising_risk_scores").fetchone()
+    model, features, found = stored_model(conn, sha)  # from the history, by the scores' model
+    assert found == sha and model is not None
+    scoring = load_sample(conn, "risk_features", "scoring", features)
+    stored = dict(conn.execute("SELECT person_id, rising_risk_score FROM rising_risk_scores").fetchall())
+    np.testing.assert_array_equal(predict(model, scoring.X), [stored[p] for p in scoring.person_id])
 
 
 def test_with_four_years_the_model_is_validated_on_a_later_window(tmp_path, unseen):
