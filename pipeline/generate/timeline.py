@@ -44,6 +44,11 @@ class Calendar:
     def n_periods(self) -> int:
         return self.bounds.shape[0] - 1
 
+    def period_of(self, days: np.ndarray) -> np.ndarray:
+        """Index of the period holding each day (days outside the window: the nearest period)."""
+        k = np.searchsorted(self.bounds, np.asarray(days, dtype=np.int64), side="right") - 1
+        return np.clip(k, 0, self.n_periods - 1)
+
     def exposure(self, service: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Expected share of a year's events of `service` falling in days [a, b) (clipped)."""
         c = self.cum[service]

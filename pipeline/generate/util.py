@@ -134,3 +134,24 @@ def ragged_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.cumsum(counts) - counts
     rank = np.arange(parent.shape[0], dtype=np.int64) - np.repeat(starts, counts)
     return parent, rank
+
+
+def piecewise_days(edges: np.ndarray, mass: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A day per row from a piecewise-uniform density: segment j is the days [edges[:, j],
+    edges[:, j+1]) and gets mass[:, j] of the row's probability (renormalised; an empty segment gets
+    none, and a row with no mass in any non-empty segment is uniform over them). One uniform u per
+    row, so a caller swapping a uniform draw for this one keeps the rest of its random stream."""
+    edges = np.asarray(edges, dtype=np.int64)
+    length = np.maximum(edges[:, 1:] - edges[:, :-1], 0)
+    w = np.where(length > 0, np.asarray(mass, dtype=np.float64), 0.0)
+    w = np.where((w.sum(axis=1) > 0)[:, None], w, length.astype(np.float64))
+    cum = np.cumsum(w, axis=1)
+    target = u * cum[:, -1]
+    last = w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # last segment with mass
+    seg = np.minimum((cum <= target[:, None]).sum(axis=1), last)
+    rows = np.arange(w.shape[0])
+    w_seg = w[rows, seg]
+    frac = np.clip((target - (cum[rows, seg] - w_seg)) / np.where(w_seg > 0, w_seg, 1.0), 0.0, 1.0)
+    len_seg = length[rows, seg]
+    day = edges[rows, seg] + np.minimum(np.floor(frac * len_seg).astype(np.int64), np.maximum(len_seg - 1, 0))
+    return day
