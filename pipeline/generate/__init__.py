@@ -149,7 +149,7 @@ def generate_drop(population: int, seed: int, out: Path, months: int = 36,
         done(_STAGES[7])
 
         theta = frailty_propensity(people, frail, heaviness)
-        writer.single("gp_coded_events", coded_events(people, theta, cal, efi, tokens, stage_rng(seed, 11)))
+        writer.single("gp_coded_events", coded_events(people, theta, need.by_period, cal, efi, tokens, stage_rng(seed, 11)))
         done(_STAGES[8])
 
         writer.single("gp_medications", medications(people, theta, frail, cal, tokens, stage_rng(seed, 12)))

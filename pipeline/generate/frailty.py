@@ -3,8 +3,16 @@
 Each person has a frailty propensity rising steeply with age and with latent need, so that the frail
 are the heavy users. Each of the 35 coded deficits is present with probability 1 - exp(-w * theta)
 (w: how common the deficit is); a present deficit gets one or more SNOMED codes from its list, dated
-"ever recorded" (mostly before the window, never before registration or after the end). Codes that
-belong to two deficits are drawn a little more often, so that case is well exercised.
+"ever recorded" (never before registration or after the end). Codes that belong to two deficits are
+drawn a little more often, so that case is well exercised.
+
+Deficits accumulate with the person's trajectory: the deficits present at the end are first
+recorded as the person's frailty level (exp(0.62 x need), growing with age) reaches new heights. The
+share recorded before the window or in its first half-year is the level then over the highest level
+the person reaches; each later period's new high adds its share, dated inside that period. So
+someone whose need climbs gets many of their deficits recorded late in the window (fewer at an
+earlier feature date), someone whose need is flat gains a few as they age, and the deficits present
+at the end (the eFI on the as-of date) are drawn as before.
 
 Medicines: repeat courses of chemical substances (first 9 characters of the BNF code), issued every
 4 to 16 weeks while the course runs, plus one-off acute issues; a few appliances (chapters 20-23).
@@ -18,7 +26,7 @@ from . import columns as col
 from .timeline import Calendar
 from .people import People
 from .reference import EfiCodes
-from .util import choice_index, day_order, interp_age, ragged_index
+from .util import choice_index, day_order, interp_age, piecewise_days, ragged_index
 
 # Relative prevalence of each deficit at frailty propensity 1 (roughly a typical 75-year-old).
 DEFICIT_WEIGHTS = {
@@ -55,18 +63,48 @@ def frailty_propensity(people: People, need_mean: np.ndarray, heaviness: np.ndar
     return base * np.exp(0.62 * need_mean + 0.45 * heaviness - 0.46)
 
 
-def _ever_dates(people: People, who: np.ndarray, cal: Calendar, rng: np.random.Generator) -> np.ndarray:
-    """A day between registration (at most 20 years back, and after age 16 for adults) and the end."""
+# Loading of the frailty level on latent need when timing deficits (as in frailty_propensity), and
+# its growth with age per half-year (x1.8 a decade, the age curve of frailty_propensity over 50).
+TIMING_LOAD = 0.62
+AGEING = 0.029
+
+
+def accumulation(need_by_period: np.ndarray) -> np.ndarray:
+    """Share of a person's deficits first recorded before the window or in its first period (column
+    0) and in each later period (columns 1..P-1), float32 (n, P), rows summing to 1: the increments
+    of the running maximum over the periods of the frailty level exp(TIMING_LOAD x need + AGEING x
+    period)."""
+    log_level = TIMING_LOAD * need_by_period + AGEING * np.arange(need_by_period.shape[1], dtype=np.float32)
+    level = np.exp(log_level - log_level.max(axis=1, keepdims=True))
+    high = np.maximum.accumulate(level, axis=1)  # the last column is 1
+    return np.diff(high, axis=1, prepend=0.0).astype(np.float32)
+
+
+def _ever_dates(people: People, who: np.ndarray, share: np.ndarray, cal: Calendar,
+                rng: np.random.Generator) -> np.ndarray:
+    """A first-recorded day per present deficit, with the person's `accumulation` shares: from
+    registration (at most 20 years back, and after age 16 for adults) to the end of the first
+    period, or in a later period. A share falling before registration is dated in the first
+    registered stretch."""
     lo = np.maximum(people.reg_start[who].astype(np.int64), cal.end - 20 * 365)
     adult_from = people.birth_day[who].astype(np.int64) + 16 * 365
     lo = np.where(people.age[who] >= 30, np.maximum(lo, adult_from), lo)
     hi = np.minimum(people.active_end()[who].astype(np.int64) - 1, cal.end)
     lo = np.minimum(lo, hi)
-    return (lo + np.floor(rng.random(who.shape[0]) * (hi - lo + 1))).astype(np.int64)
+    # segments: to the end of the first period, then the later periods; clipped to [lo, hi]
+    inner = np.broadcast_to(cal.bounds[None, 1:-1], (who.shape[0], cal.n_periods - 1))
+    edges = np.clip(np.concatenate([lo[:, None], inner, hi[:, None] + 1], axis=1), lo[:, None], hi[:, None] + 1)
+    mass = share[who].astype(np.float64)
+    filled = edges[:, 1:] > edges[:, :-1]
+    first = np.argmax(filled, axis=1)  # the first segment the person is registered in
+    col = np.arange(mass.shape[1])[None, :]
+    before = np.take_along_axis(np.cumsum(mass, axis=1), first[:, None], axis=1)
+    mass = np.where(col < first[:, None], 0.0, np.where(col == first[:, None], before, mass))
+    return piecewise_days(edges, mass, rng.random(who.shape[0]))
 
 
-def coded_events(people: People, theta: np.ndarray, cal: Calendar, efi: EfiCodes, tokens: pa.Array,
-                 rng: np.random.Generator) -> pa.Table:
+def coded_events(people: People, theta: np.ndarray, need_by_period: np.ndarray, cal: Calendar, efi: EfiCodes,
+                 tokens: pa.Array, rng: np.random.Generator) -> pa.Table:
     persons, deficits = [], []
     for d in sorted(DEFICIT_WEIGHTS):  # 35 deficits, vectorised over people
         has = rng.random(people.n) < -np.expm1(-DEFICIT_WEIGHTS[d] * theta)
@@ -75,7 +113,7 @@ def coded_events(people: People, theta: np.ndarray, cal: Calendar, efi: EfiCodes
         deficits.append(np.full(idx.shape[0], d, dtype=np.int16))
     person = np.concatenate(persons)
     deficit = np.concatenate(deficits)
-    onset = _ever_dates(people, person, cal, rng)
+    onset = _ever_dates(people, person, accumulation(need_by_period), cal, rng)
 
     # 1 + Poisson(0.5) codes per present deficit; repeats dated between onset and the end.
     n_codes = 1 + rng.poisson(0.5, person.shape[0])
