@@ -3,8 +3,10 @@
 Adults only. A person's social care propensity rises steeply with age and with latent need (and is
 highest in the complex-needs group), so social care is concentrated in the old, the frail and the
 heavy users. Some long-term services were already running before the window (and stay open unless
-the person dies, moves or the service ends); new requests in the window lead on to assessments,
-services and reviews. Heavy users get more repeat requests and more unplanned reviews.
+the person dies, moves or the service ends), for people whose need was high at its start; new
+requests in the window lead on to assessments, services and reviews, dated in each period in
+proportion to the person's propensity then, so that social care contact starts as need rises. Heavy
+users get more repeat requests and more unplanned reviews.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from .timeline import Calendar
 from .intensity import Need
 from .params import Params
 from .people import NONE, People
-from .util import choice_index, interp_age, numbered_ids, ragged_index
+from .util import choice_index, interp_age, numbered_ids, piecewise_days, ragged_index
 
 _ALL_OUTCOMES = C.SC_REQUEST_OUTCOMES + C.SC_ASSESSMENT_OUTCOMES + C.SC_SERVICE_OUTCOMES + C.SC_REVIEW_OUTCOMES
 OUTCOMES = list(dict.fromkeys(_ALL_OUTCOMES))  # distinct labels, first-seen order
@@ -73,8 +75,13 @@ def build_social_care(people: People, need: Need, heaviness: np.ndarray, cal: Ca
     last = hi - 1
     ev = _Events(*[[] for _ in range(8)])
 
-    # Long-term services running before the window.
-    pre = ok & (people.reg_start < cal.start) & (rng.random(n) < -np.expm1(-prop * 0.9))
+    # Long-term services running before the window, for people whose need was high at its start
+    # (someone whose need climbs in the window comes to social care in it). The tilt is normalised
+    # so that the number of such services stays as it was.
+    h = need.by_period.astype(np.float64)
+    tilt = np.exp(params.social_care_need * (h[:, 0] - h.mean(axis=1)))
+    tilt = tilt / tilt.mean()
+    pre = ok & (people.reg_start < cal.start) & (rng.random(n) < -np.expm1(-prop * tilt * 0.9))
     pp = np.flatnonzero(pre)
     s_start = cal.start - 1 - np.floor(rng.exponential(2.0 * 365, pp.shape[0])).astype(np.int64)
     s_start = np.maximum.reduce([s_start, people.reg_start[pp].astype(np.int64), adult_from[pp]])
@@ -85,7 +92,11 @@ def build_social_care(people: People, need: Need, heaviness: np.ndarray, cal: Ca
     years = np.where(ok, (hi - lo) / 365.25, 0.0)
     k_req = rng.poisson(prop * 1.1 * years)
     rp = np.repeat(np.arange(n, dtype=np.int32), k_req)
-    r_day = _uniform_days(lo[rp], hi[rp], rng)
+    # Dated in each period in proportion to the propensity then (the count is the whole window's).
+    edges = np.clip(np.broadcast_to(cal.bounds[None, :], (rp.shape[0], cal.bounds.shape[0])),
+                    lo[rp, None], hi[rp, None])
+    r_day = piecewise_days(edges, np.exp(params.social_care_need * (h[rp] - h[rp].max(axis=1, keepdims=True)))
+                           * np.diff(edges, axis=1), rng.random(rp.shape[0]))
     m = rp.shape[0]
     route_w = np.tile(np.asarray(C.SC_ROUTE_WEIGHTS), (m, 1))
     route_w[:, 1] *= np.exp(0.5 * need.mean()[rp])  # hospital discharge more for high users
