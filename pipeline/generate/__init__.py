@@ -139,7 +139,8 @@ def generate_drop(population: int, seed: int, out: Path, months: int = 36,
         del counts
         done(_STAGES[5])
 
-        writer.single("admission_diagnoses", admission_diagnoses(spells, people, frail, hfrs, params.hfrs_scale,
+        frail_then = need.by_period[spells.person, cal.period_of(spells.admit)]
+        writer.single("admission_diagnoses", admission_diagnoses(spells, people, frail_then, hfrs, params.hfrs_scale,
                                                                  stage_rng(seed, 9)))
         del spells
         done(_STAGES[6])

@@ -2,7 +2,8 @@
 
 The primary diagnosis comes from a pool that fits the kind of spell (emergency, elective,
 maternity, birth, death). Secondary diagnoses are HFRS codes with a probability that rises with age
-and frailty, otherwise common comorbidities that are not on the HFRS list; frequent admitters
+and frailty (the person's latent need in the half-year of the admission, so HFRS rises with a
+climbing need), otherwise common comorbidities that are not on the HFRS list; frequent admitters
 accumulate distinct HFRS codes across spells, which spreads HFRS scores among the over-75s. Codes
 are written as 'J18.9', 'J189' or 'J18X' (three-character codes padded with X); the column is built
 as a dictionary over every written form, which the Parquet writer stores as plain strings.
@@ -47,6 +48,7 @@ def _dictionary(vocab: list[str]) -> list[str]:
 
 def admission_diagnoses(spells: Spells, people: People, frail: np.ndarray, hfrs: HfrsCodes,
                         hfrs_scale: float, rng: np.random.Generator) -> pa.Table:
+    """`frail`: float (number of spells,), the latent need of each spell's person at its admission."""
     hset = set(hfrs.codes)
     pools = {
         KIND_EMERGENCY: _pool(_EMERGENCY, hset, False) + ["J18", "N39", "R55", "S72", "L03"],
@@ -61,7 +63,7 @@ def admission_diagnoses(spells: Spells, people: People, frail: np.ndarray, hfrs:
     vidx = {c: i for i, c in enumerate(vocab)}
 
     age = people.age[spells.person]
-    f = frail[spells.person]
+    f = frail
     mean_extra = interp_age(age, [(0, 0.4), (20, 0.9), (50, 1.8), (70, 3.2), (85, 4.2)]) * np.exp(0.2 * f)
     mean_extra = np.where(spells.kind == KIND_BIRTH, 0.4, mean_extra)
     n_diag = np.minimum(1 + rng.poisson(mean_extra), 10)

@@ -79,8 +79,9 @@ class Params:
     ed_link_share: float = 0.2
     # Need loading of the mortality hazard.
     death_load: float = 0.55
-    # Scale of the HFRS-code probability of secondary diagnoses (sets the HFRS spread at 75+).
-    hfrs_scale: float = 1.0
+    # Scale of the HFRS-code probability of secondary diagnoses (sets the HFRS spread at 75+; it
+    # follows the need of the admission's half-year, which varies more than the person's average).
+    hfrs_scale: float = 0.97
     # Social care propensity: overall scale, loading on need, and multiplier for complex needs
     # (together they set involvement overall and among HIMSU, about half of whom are involved).
     social_care_scale: float = 0.8
