@@ -22,7 +22,7 @@ from risk.model import Validation
 from risk.samples import Design
 
 SHARES = (0.01, 0.02, 0.05)
-IMPORTANCE_ROWS = 20_000  # a seeded sample of the validation population: enough to rank features
+IMPORTANCE_ROWS = 10_000  # a seeded sample of the validation population: enough to rank features
 IMPORTANCE_REPEATS = 3
 
 INTENDED_USE = (

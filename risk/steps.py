@@ -17,7 +17,7 @@ from risk import card as model_card
 from risk.cohort import build_rising_risk_cohort, select_rising_risk
 from risk.explain import TOP_FACTORS, top_factors
 from risk.features import Supplied
-from risk.model import MODEL_VERSION, candidates, dump_model, fit_calibrated, load_model, load_sample, predict, validate
+from risk.model import MODEL_VERSION, candidates, one_thread, dump_model, fit_calibrated, load_model, load_sample, predict, validate
 from risk.samples import Design, build_risk_samples, plan_design
 
 SEED = 20250331  # fixed: the same drop and settings give the same model, scores and lists
@@ -61,10 +61,11 @@ def train(conn, design: Design, settings: dict) -> Trained:
     if design.validation is None:
         return Trained(model_card.no_model_card(design, settings))
     samples = {role: load_sample(conn, FEATURES_TABLE, role, design.features) for role in ("earlier", "training") if role in design.dates}
-    validation = validate(design, samples, SEED)
-    model = fit_calibrated(candidates(SEED)[validation.chosen], samples["training"], SEED)
-    blob, sha = dump_model(model)
-    return Trained(model_card.build_card(design, validation, settings, SEED), validation.chosen, blob, sha)
+    with one_thread():
+        validation = validate(design, samples, SEED)
+        model = fit_calibrated(candidates(SEED)[validation.chosen], samples["training"], SEED)
+        blob, sha = dump_model(model)
+        return Trained(model_card.build_card(design, validation, settings, SEED), validation.chosen, blob, sha)
 
 
 def store_model(conn, trained: Trained, design: Design, settings: dict, run_id: str) -> None:
@@ -116,7 +117,8 @@ def build_lists(conn, as_of: dt.date, share: float, model, features: tuple[str, 
     selected = select_rising_risk(conn, share, scores=SCORES_TABLE, table=SELECTED_TABLE)
     if model is not None and selected:
         people = load_sample(conn, FEATURES_TABLE, "scoring", features, among=SELECTED_TABLE)
-        ids, factors = people.person_id, top_factors(model, people.X, features)
+        with one_thread():
+            ids, factors = people.person_id, top_factors(model, people.X, features)
     else:
         ids, factors = np.empty(0, dtype=object), np.empty((0, TOP_FACTORS), dtype=np.int64)
     conn.register("factors_frame", pa.table({
