@@ -5,6 +5,8 @@ people) and the per-neighbourhood lists, which are patient-level files for direc
 high intensity lists.
 """
 
+import json
+
 import dagster as dg
 import numpy as np
 
@@ -76,8 +78,9 @@ def rising_risk_model(step: Step) -> dict:
     store_model(step.conn, trained, design, settings, step.context.run.run_id)
     card = dg.MetadataValue.md(model_card.render_markdown(trained.card))
     if trained.blob is None:
-        step.log.warning(f"rising risk not modelled: {design.reason}")
-        return {"trained": False, "why_no_model": design.reason, "card": card}
+        why = trained.card["why_not"]
+        step.log.warning(f"rising risk not modelled: {why}")
+        return {"trained": False, "why_no_model": why, "card": card}
     return {"trained": True, "model_sha256": trained.sha, **model_card.headline(trained.card), "card": card}
 
 
@@ -161,4 +164,23 @@ def rising_risk_lists_are_the_top_share(step: Step) -> dg.AssetCheckResult:
         return failed("rising-risk lists: " + "; ".join(problems))
     return dg.AssetCheckResult(
         passed=True, metadata={"neighbourhoods": len(rows), "listed_without_a_factor": sum(r[4] for r in rows)}
+    )
+
+
+@warehouse_check(
+    rising_risk_model,
+    name="rising_risk_model_trained",
+    description=(
+        "WARN when no rising-risk model could be trained (under 24 months of activity, or one practice with under "
+        "48): the scores are blank and the lists empty, and the message says why."
+    ),
+)
+def rising_risk_model_trained(step: Step) -> dg.AssetCheckResult:
+    ((card_json,),) = step.conn.execute("SELECT card FROM rising_risk_model").fetchall()
+    card = json.loads(card_json)
+    if card["trained"]:
+        return dg.AssetCheckResult(passed=True)
+    return dg.AssetCheckResult(
+        passed=False, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"message": f"no rising-risk scores in this run: {card['why_not']}"},
     )

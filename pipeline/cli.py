@@ -98,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
     output = Path(settings.output_dir).resolve()
     print(f"hiu run finished in {seconds:.1f}s (run {outcome.run_id})")
     print(summary(output))
-    print(f"cohort lists: {output / 'neighbourhoods'}/<neighbourhood_code>/hiu_cohort.xlsx (and .csv, .parquet; frailty_cohort too)")
+    print(f"cohort lists: {output / 'neighbourhoods'}/<neighbourhood_code>/hiu_cohort.xlsx (and .csv, .parquet; frailty_cohort and rising_risk_cohort too)")
     print(f"data quality: {output / 'quality' / 'data_quality.md'}")
     print(f"metrics: {output / 'metrics'}  manifest: {output / 'manifest.json'}")
+    print(f"rising-risk model card: {output / 'metrics' / 'rising_risk_model.md'}")
     return 0
 
 

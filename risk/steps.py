@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -18,7 +18,7 @@ from risk.cohort import build_rising_risk_cohort, select_rising_risk
 from risk.explain import TOP_FACTORS, top_factors
 from risk.features import Supplied
 from risk.model import MODEL_VERSION, candidates, one_thread, dump_model, fit_calibrated, load_model, load_sample, predict, validate
-from risk.samples import Design, build_risk_samples, plan_design
+from risk.samples import PRACTICE_HOLD_OUT, Design, build_risk_samples, plan_design
 
 SEED = 20250331  # fixed: the same drop and settings give the same model, scores and lists
 FEATURES_TABLE, MODEL_TABLE, HISTORY_TABLE, SCORES_TABLE = (
@@ -36,6 +36,12 @@ def build_features(conn, as_of: dt.date, thresholds: Thresholds, supplied: Suppl
     design = plan_design(as_of, data_start(conn), supplied)
     build_risk_samples(conn, design, thresholds, supplied, table=FEATURES_TABLE)
     return design
+
+
+def _practices(conn) -> int:
+    return conn.execute(
+        f"SELECT count(DISTINCT practice_code) FROM {FEATURES_TABLE} WHERE role = 'training'"
+    ).fetchall()[0][0]
 
 
 def model_settings(as_of: dt.date, thresholds: Thresholds, share: float) -> dict:
@@ -60,6 +66,12 @@ def train(conn, design: Design, settings: dict) -> Trained:
     """Validate the candidates, refit the chosen one on the training year, and write its card."""
     if design.validation is None:
         return Trained(model_card.no_model_card(design, settings))
+    if design.validation == PRACTICE_HOLD_OUT and _practices(conn) < 2:
+        reason = (
+            "one practice only: with under 48 months of data the model is validated on practices it was not "
+            "fitted on, which needs two or more; rising-risk scores are not calculated"
+        )
+        return Trained(model_card.no_model_card(replace(design, validation=None, reason=reason), settings))
     samples = {role: load_sample(conn, FEATURES_TABLE, role, design.features) for role in ("earlier", "training") if role in design.dates}
     with one_thread():
         validation = validate(design, samples, SEED)

@@ -23,13 +23,15 @@ AS_OF = dt.date(2024, 3, 31)  # three years of data before it; the year after it
 KEPT_BACK = (dt.date(2024, 4, 1), dt.date(2025, 3, 31))
 
 
-def run(folder: Path, drop: Path, as_of: dt.date | None = None) -> Path:
+def run(folder: Path, drop: Path, as_of: dt.date | None = None, warnings: list | None = None) -> Path:
     settings = HiuSettings(
         extracts_dir=str(drop), output_dir=str(folder / "out"), warehouse=str(folder / "w.duckdb"),
         as_of=as_of.isoformat() if as_of else None,
     )
     outcome = materialize_all(settings)
     assert outcome.ok, outcome.failures
+    if warnings is not None:
+        warnings.extend(outcome.warnings)
     return folder
 
 
@@ -114,7 +116,9 @@ def test_with_four_years_the_model_is_validated_on_a_later_window(tmp_path, unse
 
 def test_under_24_months_the_run_succeeds_without_scores_and_says_why(tmp_path):
     generate_drop(population=3_000, seed=5, out=tmp_path / "drop", months=20, progress=False)
-    run(tmp_path, tmp_path / "drop")
+    warnings: list[str] = []
+    run(tmp_path, tmp_path / "drop", warnings=warnings)
+    assert any("rising_risk_model_trained" in w and "24 months" in w for w in warnings), warnings
     out = tmp_path / "out"
     card = json.loads((out / "metrics" / "rising_risk_model.json").read_text())
     assert card["trained"] is False and "24 months" in card["why_not"]

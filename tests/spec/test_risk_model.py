@@ -219,3 +219,13 @@ def test_words_carry_the_persons_numbers():
     conn.execute(f"UPDATE c SET factor_1 = {FACTORS.index('gp_dna_rate_12m')}, factor_2 = {FACTORS.index('imd_decile')}")
     (words,) = conn.execute(f"SELECT top_factors FROM ({top_factors_sql('f', 'c', features)})").fetchone()
     assert words == "Missed 25% of GP appointments in 12 months; Lives in IMD decile 2 (1 is the most deprived)"
+
+
+def test_one_practice_without_a_later_window_gives_no_model_and_says_why():
+    from risk.steps import model_settings, train
+
+    conn = connection([gp("a", "2024-06-01")], people=("a", "b"))  # everyone at practice P1
+    design = plan_design(AS_OF, dt.date(2022, 4, 1), EVERYTHING)
+    build_risk_samples(conn, design, Thresholds(), ALL)
+    trained = train(conn, design, model_settings(AS_OF, Thresholds(), 0.02))
+    assert trained.blob is None and not trained.card["trained"] and "one practice" in trained.card["why_not"]
