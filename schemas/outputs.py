@@ -40,6 +40,7 @@ PERSON_COLUMNS = {
     "pcn_name": "Name of the primary care network.",
     "practice_name": "Name of the GP practice.",
     "imd_decile": "Index of Multiple Deprivation decile, 1 = most deprived.",
+    "social_care_involved": "Adult social care request from {window_start} to {window_end} or a service during them; blank when the social care extract was not supplied.",
     "as_of_date": "The date this list is as of: counts cover {window_start} to {window_end}.",
 }
 
@@ -110,7 +111,7 @@ class HiuCohort(pa.DataFrameModel):
     himsu: bool = pa.Field(description="High intensity user of multiple services: 2 or more services over threshold (GP {gp_threshold}+, ED {ed_threshold}+, emergency admissions {admissions_threshold}+).")
     social_care_involved: Optional[bool] = pa.Field(
         nullable=True,
-        description="Adult social care request from {window_start} to {window_end} or a service during them; blank when the social care extract was not supplied.",
+        description=PERSON_COLUMNS["social_care_involved"],
     )
     efi_score: Optional[float] = pa.Field(
         nullable=True, ge=0, le=1, metadata=rounded_for_display(2),
@@ -248,7 +249,7 @@ class FrailtyCohort(pa.DataFrameModel):
     hiu_admissions: bool = pa.Field(description=PERSON_COLUMNS["hiu_admissions"])
     high_intensity_services: int = pa.Field(ge=0, le=3, description="How many services the person uses at high intensity (0 to 3; GP {gp_threshold}+, ED {ed_threshold}+, emergency admissions {admissions_threshold}+).")
     himsu: bool = pa.Field(description="High intensity user of multiple services: 2 or more services over threshold.")
-    social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request from {window_start} to {window_end} or a service during them; blank when the social care extract was not supplied.")
+    social_care_involved: Optional[bool] = pa.Field(nullable=True, description=PERSON_COLUMNS["social_care_involved"])
     neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
     pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
     practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
@@ -289,7 +290,7 @@ class RisingRiskCohort(pa.DataFrameModel):
     emergency_admissions_12m: int = pa.Field(ge=0, description=PERSON_COLUMNS["emergency_admissions_12m"])
     efi_category: Optional[str] = pa.Field(nullable=True, isin=EFI_CATEGORIES, description="fit (0-4 deficits), mild (5-8), moderate (9-12) or severe (13+) frailty (eFI, people 65 and over); blank below 65 or without GP coded events.")
     hfrs_band: Optional[str] = pa.Field(nullable=True, isin=HFRS_BANDS, description=PERSON_COLUMNS["hfrs_band"] + " Blank below 75 or without admission diagnoses.")
-    social_care_involved: Optional[bool] = pa.Field(nullable=True, description="Adult social care request from {window_start} to {window_end} or a service during them; blank when the social care extract was not supplied.")
+    social_care_involved: Optional[bool] = pa.Field(nullable=True, description=PERSON_COLUMNS["social_care_involved"])
     neighbourhood_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["neighbourhood_name"])
     pcn_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["pcn_name"])
     practice_name: Optional[str] = pa.Field(nullable=True, description=PERSON_COLUMNS["practice_name"])
