@@ -15,6 +15,7 @@ from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehous
 from assets.model_checks import matches_model
 from risk import card as model_card
 from risk.features import Supplied
+from risk.cohort import audit_lists
 from risk.samples import plan_design
 from risk.steps import (
     COHORT_TABLE, FEATURES_TABLE, SCORES_TABLE, build_features, build_lists, data_start, model_settings,
@@ -124,63 +125,38 @@ rising_risk_cohort_matches_schema = matches_model(rising_risk_cohort, "rising_ri
     name="rising_risk_lists_are_the_top_share",
     description=(
         "Each neighbourhood's list holds exactly its top share of non-high-intensity people by score, recounted "
-        "from `rising_risk_scores` and `person_intensity`; no current high intensity user is on it; every listed "
-        "person has at least one named factor."
+        "from `rising_risk_scores` and `person_intensity`: as many as the share, nobody left out who scores above "
+        "the lowest listed, ranks 1 to that number, and no current high intensity user or stranger on it."
     ),
 )
 def rising_risk_lists_are_the_top_share(step: Step) -> dg.AssetCheckResult:
-    share = step.settings.rising_risk_share
-    rows = step.conn.execute(
-        f"""
-        WITH eligible AS (
-            SELECT i.neighbourhood_code, s.person_id, s.rising_risk_score
-            FROM person_intensity i JOIN {SCORES_TABLE} s USING (person_id)
-            WHERE i.high_intensity_services = 0 AND s.rising_risk_score IS NOT NULL
-        ), expected AS (  -- the share of the scored, to the nearest person and at least one; none unscored
-            SELECT neighbourhood_code, greatest(1, floor(count(*) * {share} + 0.5))::BIGINT AS k FROM eligible GROUP BY 1
-        ), listed AS (
-            SELECT c.neighbourhood_code, count(*) AS listed,
-                   count(*) FILTER (WHERE i.person_id IS NULL OR i.high_intensity_services > 0) AS not_eligible,
-                   count(*) FILTER (WHERE c.top_factors = '') AS unexplained,
-                   min(c.rising_risk_score) AS lowest
-            FROM {COHORT_TABLE} c LEFT JOIN person_intensity i USING (person_id) GROUP BY 1
-        )
-        SELECT neighbourhood_code, coalesce(e.k, 0), coalesce(l.listed, 0), coalesce(l.not_eligible, 0),
-               coalesce(l.unexplained, 0),
-               (SELECT count(*) FROM eligible x WHERE x.neighbourhood_code = l.neighbourhood_code
-                  AND x.rising_risk_score > l.lowest) AS above_lowest
-        FROM expected e FULL JOIN listed l USING (neighbourhood_code) ORDER BY 1
-        """
-    ).fetchall()
-    problems = []
-    for code, k, listed, not_eligible, unexplained, above in rows:
-        if listed != k:
-            problems.append(f"{code}: {listed} listed, the top share is {k}")
-        if not_eligible:
-            problems.append(f"{code}: {not_eligible} listed who are high intensity users now or not in the population")
-        if above is not None and above >= k:
-            problems.append(f"{code}: {above} people score above the lowest listed, more than the list holds")
+    problems, unexplained = audit_lists(step.conn, step.settings.rising_risk_share, SCORES_TABLE, COHORT_TABLE)
     if problems:
         return failed("rising-risk lists: " + "; ".join(problems))
-    return dg.AssetCheckResult(
-        passed=True, metadata={"neighbourhoods": len(rows), "listed_without_a_factor": sum(r[4] for r in rows)}
-    )
+    return dg.AssetCheckResult(passed=True, metadata={"listed_without_a_factor": unexplained})
 
 
 @warehouse_check(
     rising_risk_model,
     name="rising_risk_model_trained",
     description=(
-        "WARN when no rising-risk model could be trained (under 24 months of activity, or one practice with under "
-        "48): the scores are blank and the lists empty, and the message says why."
+        "WARN when no rising-risk model could be trained (under 24 months of activity, one practice with under 48, "
+        "too few outcomes), saying why, or when it ranks no better than current activity on the validation population."
     ),
 )
 def rising_risk_model_trained(step: Step) -> dg.AssetCheckResult:
     ((card_json,),) = step.conn.execute("SELECT card FROM rising_risk_model").fetchall()
     card = json.loads(card_json)
-    if card["trained"]:
-        return dg.AssetCheckResult(passed=True)
-    return dg.AssetCheckResult(
-        passed=False, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"message": f"no rising-risk scores in this run: {card['why_not']}"},
-    )
+    if not card["trained"]:
+        message = f"no rising-risk scores in this run: {card['why_not']}"
+    else:
+        top = card["comparison"]["top_5pct"]
+        model_auroc, naive_auroc = card["model"]["auroc"], card["naive"]["auroc"]
+        if top["difference_points"] > 0 and (model_auroc or 0) > (naive_auroc or 0):
+            return dg.AssetCheckResult(passed=True, metadata={"top_5pct_points_over_naive": top["difference_points"]})
+        message = (
+            f"the rising-risk model does no better than ranking by current activity on the validation population "
+            f"(top 5%: {top['model_sensitivity_pct']}% against {top['naive_sensitivity_pct']}% of new high intensity "
+            f"users; AUROC {model_auroc} against {naive_auroc}): read metrics/rising_risk_model.md before using the lists"
+        )
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"message": message})

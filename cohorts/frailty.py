@@ -118,9 +118,13 @@ def build_hfrs(
     supplied: bool,
     register: str = "person_register",
     table: str = "hfrs_scores",
+    as_known_then: bool = False,
 ) -> int:
-    """`table`: everyone 75+ in the register (0, low, when they had no scored diagnosis)."""
+    """`table`: everyone 75+ in the register (0, low, when they had no scored diagnosis).
+    `as_known_then` (the rising-risk features at an earlier date): leave out spells discharged after
+    the date, whose diagnoses were not coded yet then."""
     as_of, start = sql_date(period.as_of), sql_date(window_start(period.as_of, years=2))
+    discharged = f"AND (a.discharge_date IS NULL OR a.discharge_date <= {as_of})" if as_known_then else ""
     if not supplied:
         conn.execute(
             f"""CREATE OR REPLACE TABLE {table} AS SELECT person_id, NULL::DOUBLE AS hfrs_score,
@@ -137,6 +141,7 @@ def build_hfrs(
             FROM stg_admission_diagnoses d
             JOIN stg_admissions a USING (spell_id)
             WHERE a.admission_date BETWEEN {start} AND {as_of}
+              {discharged}
               AND a.person_id IN (SELECT person_id FROM eligible)
         ),
         tenths AS (

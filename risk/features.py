@@ -118,10 +118,23 @@ def build_risk_features(
     """One row per person in the population on `feature_date`: where they were registered, age,
     sex and IMD decile then, every column of `feature_columns()`, efi_category and
     social_care_involved_12m. eFI needs the reference lists loaded (`cohorts.frailty`)."""
-    register, efi, efi_deficits, hfrs = (f"{table}_{part}" for part in ("register", "efi", "efi_deficits", "hfrs"))
+    register, efi, efi_deficits, hfrs, known = (
+        f"{table}_{part}" for part in ("register", "efi", "efi_deficits", "hfrs", "events")
+    )
+    # The events as they stood on the feature date: a spell not yet discharged then has no length of
+    # stay (no bed days, not short-stay), a social care event not yet ended is open. Otherwise a
+    # discharge after the date would reach a feature.
+    day = f"DATE '{feature_date.isoformat()}'"
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP VIEW {known} AS SELECT * REPLACE (
+                CASE WHEN event_end_date > {day} THEN NULL ELSE length_of_stay_days END AS length_of_stay_days,
+                CASE WHEN event_end_date > {day} THEN NULL ELSE event_end_date END AS event_end_date)
+            FROM {events}"""
+    )
+    events = known
     build_person_register(conn, feature_date, population=population, practices=practices, table=register)
     build_efi(conn, Period(feature_date), supplied.efi, register=register, deficits_table=efi_deficits, scores_table=efi)
-    build_hfrs(conn, Period(feature_date), supplied.hfrs, register=register, table=hfrs)
+    build_hfrs(conn, Period(feature_date), supplied.hfrs, register=register, table=hfrs, as_known_then=True)
     counted = {name: person_counts_sql(events, *window(feature_date, name)) for name in WINDOWS}
     joins = " ".join(f"LEFT JOIN ({sql}) w_{name} USING (person_id)" for name, sql in counted.items())
     counts = [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
@@ -152,4 +165,5 @@ def build_risk_features(
     )
     for part in (register, efi, efi_deficits, hfrs):
         conn.execute(f"DROP TABLE {part}")
+    conn.execute(f"DROP VIEW {known}")
     return row_count(conn, table)

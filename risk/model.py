@@ -30,7 +30,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
@@ -125,14 +125,25 @@ def _fit_rows(n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_FIT_ROWS, replace=False))
 
 
+MIN_OUTCOMES = 20  # fewer people becoming high intensity users than this: nothing to learn from
+
+
+class TooFewOutcomes(ValueError):
+    pass
+
+
 def fit_calibrated(estimator, sample: Sample, seed: int) -> CalibratedClassifierCV:
-    """`estimator` calibrated on folds of whole practices (of people when under three practices)."""
+    """`estimator` calibrated on folds of whole practices, balanced for outcomes (folds of people
+    when there are under three practices, or when a practice fold would hold no outcome)."""
     rows = _fit_rows(len(sample.y), seed)
     X, y, practice = sample.X[rows], sample.y[rows], sample.practice[rows]
+    if y.sum() < MIN_OUTCOMES:
+        raise TooFewOutcomes(f"{int(y.sum())} of the {len(y):,} people it would learn from became high intensity users")
+    folds = []
     if len(np.unique(practice)) >= CALIBRATION_FOLDS:
-        folds = list(GroupKFold(CALIBRATION_FOLDS).split(X, y, practice))
-    else:
-        folds = list(KFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed).split(X))
+        folds = list(StratifiedGroupKFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed).split(X, y, practice))
+    if not folds or any(len(np.unique(y[fit])) < 2 or len(np.unique(y[test])) < 2 for fit, test in folds):
+        folds = list(StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=seed).split(X, y))
     method = "isotonic" if y.sum() >= ISOTONIC_MIN_OUTCOMES else "sigmoid"
     with one_thread():
         return CalibratedClassifierCV(clone(estimator), method=method, cv=folds, ensemble=False).fit(X, y)
@@ -189,6 +200,15 @@ def predict(model: CalibratedClassifierCV, X: np.ndarray, chunk: int = 250_000) 
         return np.empty(0)
     with one_thread():
         return np.concatenate([model.predict_proba(X[i:i + chunk])[:, 1] for i in range(0, len(X), chunk)])
+
+
+def base_log_odds(model: CalibratedClassifierCV, X: np.ndarray, chunk: int = 250_000) -> np.ndarray:
+    """The uncalibrated base model's log-odds: the same order as the probabilities, without their ties."""
+    if len(X) == 0:
+        return np.empty(0)
+    base = model.calibrated_classifiers_[0].estimator
+    with one_thread():
+        return np.concatenate([base.decision_function(X[i:i + chunk]) for i in range(0, len(X), chunk)])
 
 
 # Types a saved model may contain beyond skops' defaults: exactly these, nothing picked from the file.

@@ -17,7 +17,7 @@ from risk import card as model_card
 from risk.cohort import build_rising_risk_cohort, select_rising_risk
 from risk.explain import TOP_FACTORS, top_factors
 from risk.features import Supplied
-from risk.model import MODEL_VERSION, candidates, one_thread, dump_model, fit_calibrated, load_model, load_sample, predict, validate
+from risk.model import MIN_OUTCOMES, MODEL_VERSION, TooFewOutcomes, base_log_odds, candidates, one_thread, dump_model, fit_calibrated, load_model, load_sample, predict, validate
 from risk.samples import PRACTICE_HOLD_OUT, Design, build_risk_samples, plan_design
 
 SEED = 20250331  # fixed: the same drop and settings give the same model, scores and lists
@@ -74,8 +74,12 @@ def train(conn, design: Design, settings: dict) -> Trained:
         return Trained(model_card.no_model_card(replace(design, validation=None, reason=reason), settings))
     samples = {role: load_sample(conn, FEATURES_TABLE, role, design.features) for role in ("earlier", "training") if role in design.dates}
     with one_thread():
-        validation = validate(design, samples, SEED)
-        model = fit_calibrated(candidates(SEED)[validation.chosen], samples["training"], SEED)
+        try:
+            validation = validate(design, samples, SEED)
+            model = fit_calibrated(candidates(SEED)[validation.chosen], samples["training"], SEED)
+        except TooFewOutcomes as error:
+            reason = f"too few outcomes to learn from: {error} (at least {MIN_OUTCOMES} are needed, with these thresholds)"
+            return Trained(model_card.no_model_card(replace(design, validation=None, reason=reason), settings))
         blob, sha = dump_model(model)
         return Trained(model_card.build_card(design, validation, settings, SEED), validation.chosen, blob, sha)
 
@@ -108,16 +112,22 @@ def stored_model(conn, sha: str | None = None):
 
 
 def score_everyone(conn, model, features: tuple[str, ...], sha: str | None) -> np.ndarray:
-    """`rising_risk_scores`: everyone in the population on the as-of date; NULL without a model."""
+    """`rising_risk_scores`: everyone in the population on the as-of date with the probability and the
+    base model's log-odds (`risk_order`, which breaks ties in the probability); NULL without a model."""
     scoring = load_sample(conn, FEATURES_TABLE, "scoring", features)
-    scores = predict(model, scoring.X) if model is not None else np.full(len(scoring.person_id), np.nan)
+    empty = np.full(len(scoring.person_id), np.nan)
+    scores = predict(model, scoring.X) if model is not None else empty
+    # Isotonic calibration gives many people the same probability; the base model's log-odds
+    # orders them, so who is listed at the cut is decided by the model, not by person ID.
+    order = base_log_odds(model, scoring.X) if model is not None else empty
     conn.register("scores_frame", pa.table({
         "person_id": pa.array(scoring.person_id, pa.string()),
         "rising_risk_score": pa.array(scores, pa.float64(), mask=np.isnan(scores)),
+        "risk_order": pa.array(order, pa.float64(), mask=np.isnan(order)),
     }))
     conn.execute(
-        f"CREATE OR REPLACE TABLE {SCORES_TABLE} AS SELECT person_id, rising_risk_score, ?::VARCHAR AS model_sha256 "
-        "FROM scores_frame ORDER BY person_id",
+        f"CREATE OR REPLACE TABLE {SCORES_TABLE} AS SELECT person_id, rising_risk_score, risk_order, "
+        "?::VARCHAR AS model_sha256 FROM scores_frame ORDER BY person_id",
         [sha],
     )
     conn.unregister("scores_frame")

@@ -1,6 +1,8 @@
 """Each factor of `risk.explain` in words, with the person's own numbers, as SQL over the features.
 
-"ED attendances rising: 1 to 4 in 6 months" reads: 1 in the 6 months before, 4 in the last 6.
+"ED attendances rising: 1 to 4 in 6 months" reads: 1 in the 6 months before, 4 in the last 6;
+"GP appointments rising: 8 to 15 a year": 8 in the 12 months before the last 12, 15 in the last 12;
+"Emergency admissions: 2 in the year before, 0 in the last 12 months": the earlier year raises it.
 """
 
 from __future__ import annotations
@@ -18,26 +20,39 @@ def _capital(words: str) -> str:
 
 
 def _trend(measure: str, features: tuple[str, ...]) -> str:
+    """Rising over the last two half-years, or over the last two years, or both years' numbers when
+    the earlier year carries the score, or the year's count."""
     m, words = measure, _capital(MEASURE_WORDS[measure])
-    year_trend = (
-        f"WHEN {m}_12m > {m}_prior_12m THEN '{words} rising: ' || {m}_prior_12m || ' to ' || {m}_12m || ' in 12 months' "
-        if f"{m}_prior_12m" in features else ""
-    )
-    return (
-        f"CASE WHEN {m}_6m > {m}_12m - {m}_6m "
+    not_falling = f" AND {m}_12m >= {m}_prior_12m" if f"{m}_prior_12m" in features else ""
+    half_year = (
+        f"WHEN {m}_6m > {m}_12m - {m}_6m{not_falling} "
         f"THEN '{words} rising: ' || ({m}_12m - {m}_6m) || ' to ' || {m}_6m || ' in 6 months' "
-        f"{year_trend}ELSE '{words}: ' || {m}_12m || ' in 12 months' END"
+    )
+    return f"CASE {half_year}{_years(m, words, features)}ELSE '{words}: ' || {m}_12m || ' in 12 months' END"
+
+
+def _years(m: str, words: str, features: tuple[str, ...]) -> str:
+    if f"{m}_prior_12m" not in features:
+        return ""
+    return (
+        f"WHEN {m}_12m > {m}_prior_12m "
+        f"THEN '{words} rising: ' || {m}_prior_12m || ' to ' || {m}_12m || ' a year' "
+        f"WHEN {m}_12m < {m}_prior_12m "
+        f"THEN '{words}: ' || {m}_prior_12m || ' in the year before, ' || {m}_12m || ' in the last 12 months' "
     )
 
 
-def _year(measure: str) -> str:
-    return f"'{_capital(MEASURE_WORDS[measure])}: ' || {measure}_12m || ' in 12 months'"
+def _year(measure: str, features: tuple[str, ...]) -> str:
+    m, words = measure, _capital(MEASURE_WORDS[measure])
+    year = f"'{words}: ' || {m}_12m || ' in 12 months'"
+    years = _years(m, words, features)
+    return f"CASE {years}ELSE {year} END" if years else year
 
 
 def phrases(features: tuple[str, ...]) -> dict[str, str]:
     """Factor -> SQL expression of its words for one person (a row of the features table)."""
     said = {m: _trend(m, features) for m in TREND_MEASURES}
-    said |= {m: _year(m) for m in ("ambulance_arrivals", "short_stay_admissions", "emergency_bed_days")}
+    said |= {m: _year(m, features) for m in ("ambulance_arrivals", "short_stay_admissions", "emergency_bed_days")}
     said |= {
         "gp_dna_rate_12m": "'Missed ' || round(100 * gp_dna_rate_12m)::BIGINT || '% of GP appointments in 12 months'",
         "efi_deficits": (

@@ -36,10 +36,12 @@ def connection(events: list[dict], people=("a", "b"), frailty: dict | None = Non
     load_reference_lists(conn, EFI_DEFICIT_CODES, HFRS_ICD10_WEIGHTS)
     conn.execute("CREATE TABLE stg_gp_coded_events (person_id VARCHAR, event_date DATE, snomed_code VARCHAR)")
     conn.execute("CREATE TABLE stg_gp_medications (person_id VARCHAR, issue_date DATE, bnf_code VARCHAR)")
-    conn.execute("CREATE TABLE stg_admissions (spell_id VARCHAR, person_id VARCHAR, admission_date DATE)")
+    conn.execute("CREATE TABLE stg_admissions (spell_id VARCHAR, person_id VARCHAR, admission_date DATE, discharge_date DATE)")
     conn.execute("CREATE TABLE stg_admission_diagnoses (spell_id VARCHAR, icd10_code VARCHAR)")
     for table, rows in (frailty or {}).items():
         for row in rows:
+            if table == "stg_admissions" and len(row) == 3:
+                row = (*row, row[2])  # discharged the day admitted unless told
             conn.execute(f"INSERT INTO {table} VALUES ({', '.join('?' for _ in row)})", list(row))
     return conn
 
@@ -109,6 +111,15 @@ def test_social_care_counts_requests_services_open_in_the_year_and_unplanned_rev
     assert a["social_care_involved_12m"] is True
 
 
+def test_a_stay_not_over_by_the_feature_date_adds_no_bed_days_yet():
+    def admission(start, end):
+        begin, stop = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        return {"person_id": "a", "event_date": begin, "service": "admission", "counted": True, "emergency": True,
+                "length_of_stay_days": (stop - begin).days, "event_end_date": stop}
+    a = features(connection([admission("2025-03-30", "2025-04-24"), admission("2025-03-01", "2025-03-02")]))["a"]
+    assert (a["emergency_admissions_12m"], a["emergency_bed_days_12m"], a["short_stay_admissions_12m"]) == (2, 1, 1)
+
+
 def test_missing_optional_extracts_give_missing_features_not_zeros():
     conn = connection([gp("a", "2025-03-01")])
     a = features(conn, Supplied(social_care=False, efi=False, hfrs=False))["a"]
@@ -120,8 +131,9 @@ def test_missing_optional_extracts_give_missing_features_not_zeros():
 def test_frailty_is_scored_as_at_the_feature_date():
     ever = [("a", "2019-01-01", code) for code in EFI_CODES[:9]]  # 9 deficits before the date: moderate
     later = [("a", "2025-04-01", code) for code in EFI_CODES[9:14]]
-    spells = [("s1", "a", "2024-05-01"), ("s2", "a", "2023-06-01"), ("s4", "a", "2023-03-31"), ("s3", "a", "2025-04-02")]
-    diagnoses = [("s1", "F05.1"), ("s2", "W19"), ("s3", "L89"), ("s4", "L89")]  # L89: after, and over two years before
+    spells = [("s1", "a", "2024-05-01"), ("s2", "a", "2023-06-01"), ("s4", "a", "2023-03-31"), ("s3", "a", "2025-04-02"),
+              ("s5", "a", "2025-03-30", "2025-04-03")]  # discharged after the date: its diagnosis not coded yet
+    diagnoses = [("s1", "F05.1"), ("s2", "W19"), ("s3", "L89"), ("s4", "L89"), ("s5", "L89")]  # L89: after, and over two years before
     conn = connection([], frailty={"stg_gp_coded_events": ever + later, "stg_admissions": spells,
                                    "stg_admission_diagnoses": diagnoses})
     conn.execute("UPDATE stg_population SET birth_year = 1940 WHERE person_id = 'a'")  # 84: HFRS too
@@ -156,7 +168,10 @@ def _event(person, day, service, counted, emergency, stay, ambulance, kind, end_
         "ambulance_arrival": ambulance if service == "ed" else None,
         "event_type": {"gp": gp_status, "social_care": kind}.get(service),
         "unplanned": emergency if service == "social_care" and kind == "Review" else None,
-        "event_end_date": day + dt.timedelta(days=end_days) if service == "social_care" and end_days >= 0 else None,
+        "event_end_date": (
+            day + dt.timedelta(days=stay) if service == "admission"
+            else day + dt.timedelta(days=end_days) if service == "social_care" and end_days >= 0 else None
+        ),
     }
 
 
@@ -169,12 +184,12 @@ event = st.builds(
 frailty_row = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 20))
 
 
-def _frailty(rows: list[tuple], days: list[dt.date]) -> dict:
+def _frailty(rows: list[tuple], days: list[dt.date], stays: list[int]) -> dict:
     """Coded events, medicines and admissions with diagnoses, one of each per (person, code index, day)."""
     return {
         "stg_gp_coded_events": [(p, d, EFI_CODES[i]) for (p, i), d in zip(rows, days)],
         "stg_gp_medications": [(p, d, f"0{1 + i % 9}0{i}01000") for (p, i), d in zip(rows, days)],
-        "stg_admissions": [(f"s{n}", p, d) for n, ((p, _), d) in enumerate(zip(rows, days))],
+        "stg_admissions": [(f"s{n}", p, d, d + dt.timedelta(days=stays[n])) for n, ((p, _), d) in enumerate(zip(rows, days))],
         "stg_admission_diagnoses": [(f"s{n}", list(HFRS)[i]) for n, ((_, i), _) in enumerate(zip(rows, days))],
     }
 
@@ -184,12 +199,21 @@ def _frailty(rows: list[tuple], days: list[dt.date]) -> dict:
        st.lists(frailty_row, min_size=1, max_size=6), st.data())
 def test_nothing_dated_after_the_feature_date_changes_a_feature(before, after, frail_before, frail_after, data):
     """The leakage test: activity, frailty codes, medicines or diagnoses after the feature date,
-    added or changed, change no feature."""
+    added or changed, change no feature; nor does a discharge or an end after it, of a spell or a
+    social care event that began before it, moving later."""
     kept = [e for e in before if e["event_date"] <= D]
     future = [{**e, "event_date": data.draw(later_day)} for e in after]
     changed = [{**e, "counted": not e["counted"]} for e in before if e["event_date"] > D]
+    later_end = [
+        {**e, "event_end_date": e["event_end_date"] + dt.timedelta(days=400),
+         "length_of_stay_days": None if e["length_of_stay_days"] is None else e["length_of_stay_days"] + 400}
+        if e["event_end_date"] is not None and e["event_end_date"] > D else e
+        for e in kept
+    ]
     early = [data.draw(st.dates(min_value=dt.date(2015, 1, 1), max_value=D)) for _ in frail_before]
     late = [data.draw(later_day) for _ in frail_after]
-    past = _frailty(frail_before, early)
-    everything = _frailty(frail_before + frail_after, early + late)
-    assert features(connection(kept + future + changed, frailty=everything)) == features(connection(kept, frailty=past))
+    stays = [data.draw(st.integers(0, 60)) for _ in frail_before]
+    longer = [s + 400 if d + dt.timedelta(days=s) > D else s for s, d in zip(stays, early)]
+    past = _frailty(frail_before, early, stays)
+    everything = _frailty(frail_before + frail_after, early + late, longer + [0] * len(frail_after))
+    assert features(connection(later_end + future + changed, frailty=everything)) == features(connection(kept, frailty=past))

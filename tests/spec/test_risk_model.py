@@ -202,7 +202,8 @@ def test_words_carry_the_persons_numbers():
         "10 AS efi_deficits, 'moderate' AS efi_category, 0.25 AS gp_dna_rate_12m, 2 AS social_care_requests_12m, "
         "0 AS social_care_services_12m, 1 AS social_care_unplanned_reviews_12m, 84 AS age, 1.0 AS female, 2 AS imd_decile, "
         "6.4 AS hfrs_score, 0 AS emergency_admissions_12m, 0 AS emergency_admissions_6m, 0 AS emergency_admissions_prior_12m, "
-        "1 AS ambulance_arrivals_12m, 0 AS short_stay_admissions_12m, 3 AS emergency_bed_days_12m"
+        "1 AS ambulance_arrivals_12m, 0 AS short_stay_admissions_12m, 3 AS emergency_bed_days_12m, "
+        "0 AS ambulance_arrivals_prior_12m, 0 AS short_stay_admissions_prior_12m, 3 AS emergency_bed_days_prior_12m"
     )
     picks = [FACTORS.index(f) for f in ("ed_attendances", "efi_deficits", "social_care")]
     conn.execute(f"CREATE TABLE c AS SELECT 'a' AS person_id, {picks[0]} AS factor_1, {picks[1]} AS factor_2, {picks[2]} AS factor_3")
@@ -215,7 +216,14 @@ def test_words_carry_the_persons_numbers():
     ]
     conn.execute(f"UPDATE c SET factor_1 = {FACTORS.index('gp_appointments')}, factor_2 = {FACTORS.index('hfrs_score')}, factor_3 = -1")
     (words,) = conn.execute(f"SELECT top_factors FROM ({top_factors_sql('f', 'c', features)})").fetchone()
-    assert words == "GP appointments: 10 in 12 months; Hospital Frailty Risk Score 6.4 (intermediate)"
+    # 12 the year before, 10 in the last 12 months (2 in the last 6): the earlier year is named
+    assert words == "GP appointments: 12 in the year before, 10 in the last 12 months; Hospital Frailty Risk Score 6.4 (intermediate)"
+    conn.execute("UPDATE f SET gp_appointments_prior_12m = 4")
+    (words,) = conn.execute(f"SELECT top_factors FROM ({top_factors_sql('f', 'c', features)})").fetchone()
+    assert words.startswith("GP appointments rising: 4 to 10 a year;")
+    conn.execute(f"UPDATE c SET factor_1 = {FACTORS.index('emergency_bed_days')}, factor_2 = -1")
+    (words,) = conn.execute(f"SELECT top_factors FROM ({top_factors_sql('f', 'c', features)})").fetchone()
+    assert words == "Emergency bed days: 3 in 12 months"
     conn.execute(f"UPDATE c SET factor_1 = {FACTORS.index('gp_dna_rate_12m')}, factor_2 = {FACTORS.index('imd_decile')}")
     (words,) = conn.execute(f"SELECT top_factors FROM ({top_factors_sql('f', 'c', features)})").fetchone()
     assert words == "Missed 25% of GP appointments in 12 months; Lives in IMD decile 2 (1 is the most deprived)"
@@ -229,3 +237,61 @@ def test_one_practice_without_a_later_window_gives_no_model_and_says_why():
     build_risk_samples(conn, design, Thresholds(), ALL)
     trained = train(conn, design, model_settings(AS_OF, Thresholds(), 0.02))
     assert trained.blob is None and not trained.card["trained"] and "one practice" in trained.card["why_not"]
+
+
+def _lists_connection(listed: list[tuple[str, int]]):
+    """Scores a 0.5, b and c 0.4, x, y, z 0.1 in one neighbourhood of six: the top third is two people."""
+    conn = duckdb.connect()
+    people = {"a": 0.5, "b": 0.4, "c": 0.4, "x": 0.1, "y": 0.1, "z": 0.1}
+    conn.execute("CREATE TABLE person_intensity (person_id VARCHAR, neighbourhood_code VARCHAR, high_intensity_services INT)")
+    conn.execute("CREATE TABLE rising_risk_scores (person_id VARCHAR, rising_risk_score DOUBLE, risk_order DOUBLE)")
+    conn.execute("CREATE TABLE rising_risk_cohort (person_id VARCHAR, neighbourhood_code VARCHAR, rising_risk_score DOUBLE, risk_rank INT, top_factors VARCHAR)")
+    for person, score in people.items():
+        conn.execute("INSERT INTO person_intensity VALUES (?, 'n1', 0)", [person])
+        conn.execute("INSERT INTO rising_risk_scores VALUES (?, ?, ?)", [person, score, 2.0 if person == "c" else 1.0])
+    for person, rank in listed:
+        conn.execute("INSERT INTO rising_risk_cohort VALUES (?, 'n1', ?, ?, 'Age 50')", [person, people[person], rank])
+    return conn
+
+
+@pytest.mark.parametrize("listed, problem", [
+    ([("a", 1), ("b", 2)], None),
+    ([("b", 1), ("c", 2)], "1 people left off who score above the lowest listed"),
+    ([("a", 1)], "1 listed, the top share is 2"),
+    ([("a", 1), ("b", 3)], "ranks are not 1 to 2"),
+])
+def test_the_list_audit_recounts_the_top_share(listed, problem):
+    from risk.cohort import audit_lists, select_rising_risk
+
+    problems, _ = audit_lists(_lists_connection(listed), 1 / 3)
+    assert problems == ([] if problem is None else [f"n1: {problem}"])
+    conn = _lists_connection([])
+    select_rising_risk(conn, 1 / 3)
+    # b and c tie at 0.4; c's base model log-odds are higher, so c is listed
+    assert sorted(conn.execute("SELECT person_id, risk_rank FROM rising_risk_selected").fetchall()) == [("a", 1), ("c", 2)]
+
+
+def test_too_few_outcomes_give_no_model_and_say_why():
+    from risk.model import TooFewOutcomes
+    from risk.steps import model_settings, train
+
+    sample = synthetic()
+    sample.y[:] = 0
+    with pytest.raises(TooFewOutcomes):
+        fit_calibrated(candidates(0)["gradient_boosting"], sample, 0)
+    conn = connection([gp("a", "2024-06-01")], people=("a", "b", "c"))
+    conn.execute("INSERT INTO stg_practices SELECT 'P2', 'Other', 'C1', 'PCN', 'north', 'North'")
+    conn.execute("UPDATE stg_population SET practice_code = 'P2' WHERE person_id = 'b'")
+    design = plan_design(AS_OF, dt.date(2022, 4, 1), EVERYTHING)
+    build_risk_samples(conn, design, Thresholds(), ALL)
+    trained = train(conn, design, model_settings(AS_OF, Thresholds(), 0.02))
+    assert trained.blob is None and "too few outcomes" in trained.card["why_not"]
+
+
+def test_words_are_valid_sql_whatever_features_the_model_has():
+    conn = duckdb.connect()
+    columns = ", ".join(f"1 AS {f.name}" for f in FEATURES if f.name not in ("efi_deficits",))
+    conn.execute(f"CREATE TABLE f AS SELECT 'a' AS person_id, {columns}, 3 AS efi_deficits, 'fit' AS efi_category")
+    conn.execute("CREATE TABLE c AS SELECT 'a' AS person_id, 0 AS factor_1, 1 AS factor_2, 2 AS factor_3")
+    for features in ((), tuple(f.name for f in FEATURES if f.history_months <= 12), tuple(f.name for f in FEATURES)):
+        conn.execute(f"SELECT * FROM ({top_factors_sql('f', 'c', features)})").fetchall()
