@@ -45,7 +45,7 @@ def one_thread():
     return threadpool_limits(limits=1)
 
 
-MAX_FIT_ROWS = 200_000
+MAX_FIT_ROWS = 100_000
 HOLD_OUT_SHARE = 0.3  # of practices, when there is no later window to validate on
 CALIBRATION_FOLDS = 3
 ISOTONIC_MIN_OUTCOMES = 500  # fewer outcomes than this: a sigmoid (Platt) calibration, which needs less data
@@ -202,13 +202,16 @@ def predict(model: CalibratedClassifierCV, X: np.ndarray, chunk: int = 250_000) 
         return np.concatenate([model.predict_proba(X[i:i + chunk])[:, 1] for i in range(0, len(X), chunk)])
 
 
-def base_log_odds(model: CalibratedClassifierCV, X: np.ndarray, chunk: int = 250_000) -> np.ndarray:
-    """The uncalibrated base model's log-odds: the same order as the probabilities, without their ties."""
+def scores_and_order(model: CalibratedClassifierCV, X: np.ndarray, chunk: int = 250_000) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and the base model's log-odds (the same order, without the ties isotonic
+    calibration makes), from one pass of the base model: the calibrator maps the log-odds to the
+    probability exactly as `predict_proba` does (a test holds them equal)."""
     if len(X) == 0:
-        return np.empty(0)
-    base = model.calibrated_classifiers_[0].estimator
+        return np.empty(0), np.empty(0)
+    fitted = model.calibrated_classifiers_[0]
     with one_thread():
-        return np.concatenate([base.decision_function(X[i:i + chunk]) for i in range(0, len(X), chunk)])
+        order = np.concatenate([fitted.estimator.decision_function(X[i:i + chunk]) for i in range(0, len(X), chunk)])
+    return np.clip(fitted.calibrators[0].predict(order), 0.0, 1.0), order
 
 
 # Types a saved model may contain beyond skops' defaults: exactly these, nothing picked from the file.

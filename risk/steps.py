@@ -17,7 +17,7 @@ from risk import card as model_card
 from risk.cohort import build_rising_risk_cohort, select_rising_risk
 from risk.explain import TOP_FACTORS, top_factors
 from risk.features import Supplied
-from risk.model import MIN_OUTCOMES, MODEL_VERSION, TooFewOutcomes, base_log_odds, candidates, one_thread, dump_model, fit_calibrated, load_model, load_sample, predict, validate
+from risk.model import MIN_OUTCOMES, MODEL_VERSION, TooFewOutcomes, candidates, one_thread, scores_and_order, dump_model, fit_calibrated, load_model, load_sample, predict, validate
 from risk.samples import PRACTICE_HOLD_OUT, Design, build_risk_samples, plan_design
 
 SEED = 20250331  # fixed: the same drop and settings give the same model, scores and lists
@@ -116,10 +116,9 @@ def score_everyone(conn, model, features: tuple[str, ...], sha: str | None) -> n
     base model's log-odds (`risk_order`, which breaks ties in the probability); NULL without a model."""
     scoring = load_sample(conn, FEATURES_TABLE, "scoring", features)
     empty = np.full(len(scoring.person_id), np.nan)
-    scores = predict(model, scoring.X) if model is not None else empty
     # Isotonic calibration gives many people the same probability; the base model's log-odds
     # orders them, so who is listed at the cut is decided by the model, not by person ID.
-    order = base_log_odds(model, scoring.X) if model is not None else empty
+    scores, order = scores_and_order(model, scoring.X) if model is not None else (empty, empty)
     conn.register("scores_frame", pa.table({
         "person_id": pa.array(scoring.person_id, pa.string()),
         "rising_risk_score": pa.array(scores, pa.float64(), mask=np.isnan(scores)),

@@ -13,7 +13,7 @@ from sklearn.preprocessing import FunctionTransformer
 from cohorts.hiu import Thresholds
 from risk.explain import FACTORS, contributions, top_factors
 from risk.features import FEATURES, Supplied
-from risk.model import Sample, candidates, dump_model, fit_calibrated, load_model, predict, validate
+from risk.model import Sample, candidates, dump_model, fit_calibrated, load_model, predict, scores_and_order, validate
 from risk.samples import LATER_WINDOW, PRACTICE_HOLD_OUT, build_risk_samples, plan_design
 from risk.words import top_factors_sql
 from tests.spec.test_risk_features import ALL, connection, gp
@@ -106,6 +106,9 @@ def test_a_fit_is_deterministic_for_a_seed_and_reloads_to_the_same_scores(name):
     first = fit_calibrated(candidates(7)[name], sample, 7)
     again = fit_calibrated(candidates(7)[name], sample, 7)
     np.testing.assert_array_equal(predict(first, sample.X), predict(again, sample.X))
+    probability, order = scores_and_order(first, sample.X)
+    np.testing.assert_allclose(probability, predict(first, sample.X), rtol=0, atol=1e-12)
+    assert np.all(np.diff(probability[np.argsort(order)]) >= -1e-12)  # the order never contradicts the score
     blob, sha = dump_model(first)
     assert len(sha) == 64
     np.testing.assert_array_equal(predict(load_model(blob), sample.X), predict(first, sample.X))
