@@ -231,11 +231,11 @@ def social_care_involvement(start: dt.date, end: dt.date) -> str:
         ))"""
 
 
-def measure_columns(within: str = "TRUE", suffix: str = "") -> str:
-    """One BIGINT column per measure (named with `suffix`): its value summed over the events
-    matching `within` and its predicate; 0, not NULL, when none match."""
+def measure_columns(within: str = "TRUE") -> str:
+    """One BIGINT column per measure: its value summed over the events matching `within` and its
+    predicate; 0, not NULL, when none match."""
     return ",\n       ".join(
-        f"coalesce(sum({m.value}) FILTER (WHERE ({within}) AND ({m.predicate})), 0)::BIGINT AS {name}{suffix}"
+        f"coalesce(sum({m.value}) FILTER (WHERE ({within}) AND ({m.predicate})), 0)::BIGINT AS {name}"
         for name, m in MEASURES.items()
     )
 
@@ -262,26 +262,6 @@ def person_counts_sql(events: str, start: dt.date, end: dt.date) -> str:
                count(*) FILTER (WHERE {social_care_service_open(start, end)})::BIGINT AS social_care_services
         FROM {events}
         WHERE (({window}) AND ({counted_by_any_measure()})) OR {involved}
-        GROUP BY person_id
-    """
-
-
-def windows_counts_sql(events: str, windows: dict[str, tuple[dt.date, dt.date]], state_window: str) -> str:
-    """`person_counts_sql` for several windows in one pass over the events: every measure as
-    `<measure>_<window>`, and social_care_involved_<state_window> and social_care_services_<state_window>.
-    Only people with something counted in a window, or social care then, have a row."""
-    start, end = min(s for s, _ in windows.values()), max(e for _, e in windows.values())
-    measures = ",\n       ".join(measure_columns(in_window(*bounds), f"_{name}") for name, bounds in windows.items())
-    state_start, state_end = windows[state_window]
-    involved = social_care_involvement(state_start, state_end)
-    return f"""
-        SELECT person_id,
-               {measures},
-               coalesce(bool_or({involved}), false) AS social_care_involved_{state_window},
-               count(*) FILTER (WHERE {social_care_service_open(state_start, state_end)})::BIGINT
-                   AS social_care_services_{state_window}
-        FROM {events}
-        WHERE (({in_window(start, end)}) AND ({counted_by_any_measure()})) OR {involved}
         GROUP BY person_id
     """
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from cohorts.events import windows_counts_sql
+from cohorts.events import person_counts_sql
 from cohorts.frailty import build_efi, build_hfrs
 from cohorts.period import Period, window_start_months
 from cohorts.register import build_person_register
@@ -135,18 +135,18 @@ def build_risk_features(
     build_person_register(conn, feature_date, population=population, practices=practices, table=register)
     build_efi(conn, Period(feature_date), supplied.efi, register=register, deficits_table=efi_deficits, scores_table=efi)
     build_hfrs(conn, Period(feature_date), supplied.hfrs, register=register, table=hfrs, as_known_then=True)
-    counted = windows_counts_sql(events, {name: window(feature_date, name) for name in WINDOWS}, state_window="12m")
-    joins = f"LEFT JOIN ({counted}) w USING (person_id)"
-    counts = [f"coalesce(w.{m}_{w}, 0)::BIGINT AS {m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
-    counts += [f"(coalesce(w.{m}_12m, 0) - coalesce(w.{m}_prior_12m, 0))::BIGINT AS {m}_change" for m in TREND_MEASURES]
+    counted = {name: person_counts_sql(events, *window(feature_date, name)) for name in WINDOWS}
+    joins = " ".join(f"LEFT JOIN ({sql}) w_{name} USING (person_id)" for name, sql in counted.items())
+    counts = [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
+    counts += [f"(coalesce(w_12m.{m}, 0) - coalesce(w_prior_12m.{m}, 0))::BIGINT AS {m}_change" for m in TREND_MEASURES]
     counts.append(
-        "coalesce(w.gp_dna_12m, 0) / nullif(coalesce(w.gp_dna_12m, 0) + coalesce(w.gp_appointments_12m, 0), 0) "
+        "coalesce(w_12m.gp_dna, 0) / nullif(coalesce(w_12m.gp_dna, 0) + coalesce(w_12m.gp_appointments, 0), 0) "
         "AS gp_dna_rate_12m"
     )
-    counts += [f"coalesce(w.{m}_{w}, 0)::BIGINT AS {m}_{w}" for m in YEAR_MEASURES for w in ("12m", "prior_12m")]
+    counts += [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in YEAR_MEASURES for w in ("12m", "prior_12m")]
     if supplied.social_care:
-        counts += [f"coalesce(w.{m}_12m, 0)::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
-        counts.append("coalesce(w.social_care_involved_12m, false) AS social_care_involved_12m")
+        counts += [f"coalesce(w_12m.{m}, 0)::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
+        counts.append("coalesce(w_12m.social_care_involved, false) AS social_care_involved_12m")
     else:
         counts += [f"NULL::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
         counts.append("NULL::BOOLEAN AS social_care_involved_12m")

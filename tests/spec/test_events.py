@@ -11,7 +11,6 @@ from cohorts.activity import build_person_activity
 from cohorts.events import (
     EVENT_COLUMNS,
     MEASURES,
-    windows_counts_sql,
     build_monthly_activity,
     build_person_events,
     monthly_counts_sql,
@@ -344,21 +343,6 @@ def test_monthly_series_over_the_window_sums_to_the_window_counts(events):
     for person in window:
         assert {m: monthly[person][m] for m in MEASURES} == {m: window[person][m] for m in MEASURES}, person
     assert (monthly["p1"]["first"], monthly["p1"]["last"]) == (D(2024, 4, 1), D(2025, 3, 1))
-
-
-def test_several_windows_in_one_pass_count_as_each_window_alone(events):
-    conn = events(**SPREAD, social_care_events=[social_care("Request", "2024-05-01"), social_care("Service", "2023-01-01")])
-    windows = {"all": (START, END), "late": (D(2024, 10, 1), END), "early": (D(2023, 4, 1), D(2024, 4, 30))}
-    together = conn.sql(windows_counts_sql("person_events", windows, state_window="all")).pl().rows_by_key("person_id", named=True, unique=True)
-    for name, (start, end) in windows.items():
-        alone = person_counts(conn, start, end)
-        for person in set(together) | set(alone):
-            expected = {m: alone.get(person, {}).get(m, 0) for m in MEASURES}
-            assert {m: together.get(person, {}).get(f"{m}_{name}", 0) for m in MEASURES} == expected, (name, person)
-    alone = person_counts(conn)
-    assert {p: (r["social_care_involved_all"], r["social_care_services_all"]) for p, r in together.items() if p in alone} == {
-        p: (r["social_care_involved"], r["social_care_services"]) for p, r in alone.items()
-    }
 
 
 def test_monthly_series_puts_each_event_in_its_calendar_month(events):
