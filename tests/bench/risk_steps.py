@@ -1,11 +1,16 @@
 """The rising-risk steps alone, on a copy of a finished run's warehouse, for `make bench`: their
-peak memory on top of the same process with only the libraries loaded (`--imports-only`), which is
-what they can add to a run's peak. Run under /usr/bin/time by run_bench.py."""
+peak resident memory against the same process with only the libraries loaded (`--imports-only`),
+and the peak of their Python-side allocations (numpy arrays, traced by tracemalloc), printed as
+JSON. DuckDB's buffer pool is capped and shared with the rest of a run, so the traced peak is what
+these steps add on top of it; the resident difference also counts the pool filling up. Run under
+/usr/bin/time by run_bench.py."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import tracemalloc
 import tempfile
 from pathlib import Path
 
@@ -31,12 +36,14 @@ def main(warehouse: Path, imports_only: bool) -> None:
         conn = duckdb.connect(str(copy), config={"memory_limit": MEMORY_LIMIT, "temp_directory": f"{folder}/tmp"})
         period = conn.execute(f"SELECT * FROM {PERIOD_TABLE}").fetchall()[0]
         as_of, thresholds = period[0], Thresholds(*period[4:7])
+        tracemalloc.start()
         design = build_features(conn, as_of, thresholds, Supplied())
         settings = model_settings(as_of, thresholds, 0.02)
         store_model(conn, train(conn, design, settings), design, settings, "bench")
         fitted, features, sha = stored_model(conn)
         score_everyone(conn, fitted, features, sha)
         build_lists(conn, as_of, 0.02, fitted, features)
+        print(json.dumps({"python_peak_mb": round(tracemalloc.get_traced_memory()[1] / 2**20)}))
         conn.close()
 
 
