@@ -17,7 +17,10 @@ from risk import card as model_card
 from risk.cohort import build_rising_risk_cohort, select_rising_risk
 from risk.explain import TOP_FACTORS, top_factors
 from risk.features import Supplied
-from risk.model import MIN_OUTCOMES, MODEL_VERSION, TooFewOutcomes, candidates, one_thread, scores_and_order, dump_model, fit_calibrated, load_model, load_sample, predict, validate
+from risk.model import (
+    MIN_OUTCOMES, MODEL_VERSION, TooFewOutcomes, candidates, dump_model, fit_calibrated, load_model, load_sample,
+    one_thread, scores_and_order, validate,
+)
 from risk.samples import PRACTICE_HOLD_OUT, Design, build_risk_samples, plan_design
 
 SEED = 20250331  # fixed: the same drop and settings give the same model, scores and lists
