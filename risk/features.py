@@ -117,7 +117,10 @@ def build_risk_features(
 ) -> int:
     """One row per person in the population on `feature_date`: where they were registered, age,
     sex and IMD decile then, every column of `feature_columns()`, efi_category and
-    social_care_involved_12m. eFI needs the reference lists loaded (`cohorts.frailty`)."""
+    social_care_involved_12m. eFI needs the reference lists loaded (`cohorts.frailty`).
+
+    `table` is a temporary table of this connection (`risk.samples` gathers the feature dates into
+    the table the warehouse keeps): writing it to the database file too would cost a second copy."""
     register, efi, efi_deficits, hfrs, known = (
         f"{table}_{part}" for part in ("register", "efi", "efi_deficits", "hfrs", "events")
     )
@@ -135,7 +138,18 @@ def build_risk_features(
     build_person_register(conn, feature_date, population=population, practices=practices, table=register)
     build_efi(conn, Period(feature_date), supplied.efi, register=register, deficits_table=efi_deficits, scores_table=efi)
     build_hfrs(conn, Period(feature_date), supplied.hfrs, register=register, table=hfrs, as_known_then=True)
-    counted = {name: person_counts_sql(events, *window(feature_date, name)) for name in WINDOWS}
+    # Each window counts only the measures its features use: a scan of the events costs what it counts.
+    # (Social care services open is one of the social care states, not a dated measure.)
+    year = TREND_MEASURES + YEAR_MEASURES
+    social_care = ("social_care_requests", "social_care_unplanned_reviews") if supplied.social_care else ()
+    needed = {"3m": TREND_MEASURES, "6m": TREND_MEASURES, "prior_12m": year, "12m": year + ("gp_dna",) + social_care}
+    counted = {
+        name: person_counts_sql(
+            events, *window(feature_date, name), measures=needed[name],
+            social_care_states=name == "12m" and supplied.social_care,
+        )
+        for name in WINDOWS
+    }
     joins = " ".join(f"LEFT JOIN ({sql}) w_{name} USING (person_id)" for name, sql in counted.items())
     counts = [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
     counts += [f"(coalesce(w_12m.{m}, 0) - coalesce(w_prior_12m.{m}, 0))::BIGINT AS {m}_change" for m in TREND_MEASURES]
@@ -152,7 +166,7 @@ def build_risk_features(
         counts.append("NULL::BOOLEAN AS social_care_involved_12m")
     conn.execute(
         f"""
-        CREATE OR REPLACE TABLE {table} AS
+        CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT r.person_id, r.neighbourhood_code, r.practice_code, r.sex,
                r.age, CASE r.sex WHEN 'F' THEN 1 WHEN 'M' THEN 0 END::DOUBLE AS female, r.imd_decile,
                {", ".join(counts)},

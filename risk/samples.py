@@ -29,6 +29,7 @@ from cohorts.period import months_before, window_start_months
 from pipeline.duck import row_count
 from risk.features import FEATURES, Supplied, build_risk_features
 
+HIU_MEASURES = ("gp_appointments", "ed_attendances", "emergency_admissions")  # what the outcome counts
 LATER_WINDOW, PRACTICE_HOLD_OUT = "later time window", "hold-out of whole practices"
 ROLES = ("earlier", "training", "scoring")
 
@@ -115,7 +116,10 @@ def build_risk_samples(
                 f"coalesce(o.gp_appointments >= {t.gp} OR o.ed_attendances >= {t.ed} "
                 f"OR o.emergency_admissions >= {t.admissions}, false)"
             )
-            join = f"LEFT JOIN ({person_counts_sql(events, *window)}) o USING (person_id)"
+            join = (
+                f"LEFT JOIN ({person_counts_sql(events, *window, measures=HIU_MEASURES, social_care_states=False)}) o "
+                "USING (person_id)"
+            )
         else:
             outcome, join = "NULL::BOOLEAN", ""
         parts.append(
@@ -131,7 +135,7 @@ def build_risk_samples(
             f"SELECT 'scoring' AS role, DATE '{design.as_of.isoformat()}' AS feature_date, f.*, false AS hiu_now, "
             f"NULL::BOOLEAN AS outcome FROM {table}_scoring f WHERE false"
         )
-    conn.execute(f"CREATE OR REPLACE TABLE {table} AS " + " UNION ALL ".join(parts) + " ORDER BY role, person_id")
+    conn.execute(f"CREATE OR REPLACE TABLE {table} AS " + " UNION ALL ".join(parts))
     for role in ROLES:
         conn.execute(f"DROP TABLE IF EXISTS {table}_{role}")
     return row_count(conn, table)

@@ -307,6 +307,27 @@ def test_people_with_nothing_counted_in_the_window_have_no_row(events):
     assert person_counts(conn) == {}
 
 
+def test_person_counts_of_some_measures_equal_the_full_counts_and_leave_out_the_rest(events):
+    conn = events(
+        gp_appointments=[gp("2025-01-01"), gp("2025-01-03", "DNA")],
+        admissions=[admission("2025-01-05", discharge="2025-01-06")],
+        social_care_events=[social_care("Request", "2025-01-01")],
+    )
+    full = person_counts(conn)["p1"]
+    some = conn.sql(person_counts_sql("person_events", START, END, measures=("gp_dna", "emergency_bed_days"), social_care_states=False))
+    assert some.columns == ["person_id", "gp_dna", "emergency_bed_days"]
+    assert some.fetchall() == [("p1", full["gp_dna"], full["emergency_bed_days"])] == [("p1", 1, 1)]
+    # A person with only events the named measures do not take has no row.
+    only_gp = person_counts_sql("person_events", START, END, measures=("ed_attendances",), social_care_states=False)
+    assert conn.sql(only_gp).fetchall() == []
+
+
+@pytest.mark.parametrize("measures", [(), ("gp_appointments", "bed_days")])
+def test_person_counts_refuse_no_measures_or_an_unknown_one(measures):
+    with pytest.raises(ValueError, match="measures"):
+        person_counts_sql("person_events", START, END, measures=measures)
+
+
 # --- monthly series -----------------------------------------------------------------------------
 
 # Events spread over the window's months, its edges, and just outside it.
