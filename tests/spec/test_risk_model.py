@@ -11,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from cohorts.hiu import Thresholds
+from risk import model as risk_model
 from risk.explain import FACTORS, contributions, top_factors
 from risk.features import FEATURES, Supplied
 from risk.model import Sample, candidates, dump_model, fit_calibrated, load_model, predict, scores_and_order, validate
@@ -112,6 +113,25 @@ def test_a_fit_is_deterministic_for_a_seed_and_reloads_to_the_same_scores(name):
     blob, sha = dump_model(first)
     assert len(sha) == 64
     np.testing.assert_array_equal(predict(load_model(blob), sample.X), predict(first, sample.X))
+
+
+def test_with_more_people_than_a_base_model_learns_from_it_is_calibrated_on_other_practices(monkeypatch):
+    """Past MAX_FIT_ROWS: one base model fitted on two folds of practices, calibrated on the third."""
+    monkeypatch.setattr(risk_model, "MAX_FIT_ROWS", 1000)
+    monkeypatch.setattr(risk_model, "CALIBRATED_FIT_ROWS", 1500)
+    sample = synthetic(n=4000, practices=12)
+    model = fit_calibrated(candidates(7)["logistic_regression"], sample, 7)
+    (calibrated,) = model.calibrated_classifiers_
+    learned_from = calibrated.estimator.named_steps["scale"].n_samples_seen_
+    assert 800 <= learned_from <= 1200  # about two thirds of the 1,500 sampled, never all of them
+    probability, order = scores_and_order(model, sample.X)
+    np.testing.assert_allclose(probability, predict(model, sample.X), rtol=0, atol=1e-12)
+    again = fit_calibrated(candidates(7)["logistic_regression"], sample, 7)
+    np.testing.assert_array_equal(predict(again, sample.X), probability)
+    # Up to MAX_FIT_ROWS everyone teaches the base model (cross-fitted calibration).
+    small = synthetic(n=900, practices=12)
+    crossed = fit_calibrated(candidates(7)["logistic_regression"], small, 7)
+    assert crossed.calibrated_classifiers_[0].estimator.named_steps["scale"].n_samples_seen_ == 900
 
 
 def test_a_saved_model_with_an_untrusted_type_is_refused():
