@@ -40,9 +40,10 @@ from risk.samples import LATER_WINDOW, Design
 
 def one_thread():
     """Run scikit-learn's OpenMP and BLAS on one thread. Measured on this project's 2-core machine:
-    a gradient boosting fit of 54,000 people took 0.8 s on one thread and 12 to 48 s on two (OpenMP's
-    threads spin waiting for each other when the cores are shared, as they are with DuckDB), so one
-    thread is both faster and predictable."""
+    with the other core idle, two threads fit 100,000 people 1.6 times faster (0.8 s against 1.25 s);
+    with it busy (another job, a test run, DuckDB), a fit of 54,000 people took 12 to 48 s on two
+    threads against 0.8 s on one, as OpenMP's threads spin waiting for each other. One thread costs a
+    second or two at most and never sixty times over."""
     return threadpool_limits(limits=1)
 
 
