@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 
 from assets.extracts import extract_supplied
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
+from assets.programme import programme_months
+from cohorts.period import month_end
 from metrics.data_quality import build_report, render_markdown
 from metrics.disclosure import published
 from metrics.published import PUBLISHED_RULES, published_dictionary
@@ -36,7 +38,17 @@ from schemas.outputs import (
     display_decimals,
     workbook_columns,
 )
+from schemas.programme import CohortFollowup, CounterfactualActivity, ProgrammeSummary, SocialCareProfile
 from schemas.sql_rules import quote_literal
+
+METRIC_FILES = (
+    ("service_concentration", ServiceConcentration),
+    ("frailty_summary", FrailtySummary),
+    ("counterfactual_activity", CounterfactualActivity),
+    ("programme_summary", ProgrammeSummary),
+    ("cohort_followup", CohortFollowup),
+    ("social_care_profile", SocialCareProfile),
+)
 
 # What an optional extract's absence leaves blank, in the words of the About sheet.
 NOT_SUPPLIED_MEANS = {
@@ -50,6 +62,7 @@ NOT_SUPPLIED_MEANS = {
 def list_terms(step: Step) -> dict:
     """The run's numbers that data dictionaries and workbooks write into their words."""
     period, thresholds = step.period, step.thresholds
+    months = programme_months(step)
     return {
         "as_of": period.as_of.isoformat(),
         "window_start": period.start.isoformat(),
@@ -57,6 +70,10 @@ def list_terms(step: Step) -> dict:
         "gp_threshold": thresholds.gp,
         "ed_threshold": thresholds.ed,
         "admissions_threshold": thresholds.admissions,
+        "short_stay_max_days": step.settings.short_stay_max_days,
+        "baseline_start": months.baseline_first.isoformat() if months else "(no baseline)",
+        "baseline_end": month_end(months.baseline_last).isoformat() if months else "(no baseline)",
+        "last_month": months.last.isoformat() if months else "(none)",
     }
 
 
@@ -235,18 +252,19 @@ def rising_risk_model_card(step: Step) -> dict:
     group="exports",
     table=False,
     kinds=("parquet", "csv"),
-    deps=["service_concentration", "frailty_summary"],
+    deps=["service_concentration", "frailty_summary", "counterfactual_activity", "cohort_followup", "social_care_profile"],
     description=(
-        "`metrics/service_concentration` and `metrics/frailty_summary`, each as `.parquet` and `.csv`, with "
-        "a `_dictionary.csv` beside each, and disclosure-controlled copies in `metrics/published/` "
-        "(counts 1-7 as `*`, others to the nearest 5, rates on 1-7 people hidden)."
+        "`metrics/service_concentration`, `frailty_summary`, `counterfactual_activity`, `programme_summary`, "
+        "`cohort_followup` and `social_care_profile`, each as `.parquet` and `.csv`, with a `_dictionary.csv` "
+        "beside each, and disclosure-controlled copies in `metrics/published/` (counts 1-7 as `*`, others to the "
+        "nearest 5, rates and derived figures from the published counts)."
     ),
 )
 def metric_files(step: Step) -> dict:
     folder = step.warehouse.run_folder / "metrics"
     terms = list_terms(step)
     rows, withheld = {}, []
-    for table, model in (("service_concentration", ServiceConcentration), ("frailty_summary", FrailtySummary)):
+    for table, model in METRIC_FILES:
         frame = model.validate(step.conn.sql(f"SELECT * FROM {table}").pl())
         write_parquet_and_csv(frame, folder, table)
         dictionary = data_dictionary(model, terms)

@@ -36,7 +36,7 @@ def person_register(step: Step) -> dict:
     ),
 )
 def person_events(step: Step) -> dict:
-    build_person_events(step.conn)
+    build_person_events(step.conn, short_stay_max_days=step.settings.short_stay_max_days)
     by_service = step.conn.execute(
         "SELECT service, count(*), count(*) FILTER (WHERE counted) FROM person_events GROUP BY 1 ORDER BY 1"
     ).fetchall()

@@ -48,6 +48,11 @@ EVENT_COLUMNS: dict[str, tuple[str, str]] = {
         "Admissions: discharge date minus admission date in days (0 = same day); null while still in hospital "
         "and for other services.",
     ),
+    "short_stay": (
+        "BOOLEAN",
+        "Admissions: discharged within the short-stay days of the run (HIU_SHORT_STAY_MAX_DAYS, default 2: a length "
+        "of stay of 0, 1 or 2 days); null while still in hospital and for other services.",
+    ),
     "ambulance_arrival": (
         "BOOLEAN",
         "ED: arrival mode is one of the five ambulance codes (false when the mode is missing). Null for other services.",
@@ -83,7 +88,13 @@ def _select(source: str, expressions: dict[str, str]) -> str:
     return f"SELECT {columns} FROM {source}"
 
 
-def person_events_sql(gp: str, ed: str, admissions: str, social_care: str, review_reason: bool = True) -> str:
+SHORT_STAY_MAX_DAYS = 2  # default: a short stay is 0 to 2 days (domain.md: "staying one or two days")
+
+
+def person_events_sql(
+    gp: str, ed: str, admissions: str, social_care: str, review_reason: bool = True,
+    short_stay_max_days: int = SHORT_STAY_MAX_DAYS,
+) -> str:
     """The SELECT behind `build_person_events`, one branch per feed. `review_reason`: whether the
     social care table has that (nullable, so optional) column; without it no review is unplanned."""
     # coalesce(..., false): `counted` is a plain yes/no, so a missing code never becomes NULL in a filter.
@@ -122,6 +133,7 @@ def person_events_sql(gp: str, ed: str, admissions: str, social_care: str, revie
             "emergency": emergency,
             # Plain date subtraction gives whole days; NULL discharge (still in hospital) stays NULL.
             "length_of_stay_days": "discharge_date - admission_date",
+            "short_stay": f"discharge_date - admission_date <= {int(short_stay_max_days)}",
             "event_end_date": "discharge_date",
             "source_id": "spell_id",
         },
@@ -152,12 +164,14 @@ def build_person_events(
     ed: str = "stg_ed_attendances",
     admissions: str = "stg_admissions",
     social_care: str = "stg_social_care_events",
+    short_stay_max_days: int = SHORT_STAY_MAX_DAYS,
 ) -> int:
     """One row per activity record of every feed, columns as `EVENT_COLUMNS`. Every record is kept,
     counted or not, and whoever it belongs to: who is counted is the register's business."""
     # One CREATE ... AS statement, so a failure never leaves a half-built table behind.
     review_reason = "review_reason" in conn.table(social_care).columns
-    conn.execute(f"CREATE OR REPLACE TABLE {table} AS {person_events_sql(gp, ed, admissions, social_care, review_reason)}")
+    select = person_events_sql(gp, ed, admissions, social_care, review_reason, short_stay_max_days)
+    conn.execute(f"CREATE OR REPLACE TABLE {table} AS {select}")
     for name, (_, description) in EVENT_COLUMNS.items():
         conn.execute(f"COMMENT ON COLUMN {table}.{name} IS {quote_literal(description)}")
     return row_count(conn, table)
@@ -182,8 +196,8 @@ MEASURES: dict[str, Measure] = {
     "ed_attendances": Measure("service = 'ed' AND counted", description="ED attendances, planned follow-ups not counted."),
     "emergency_admissions": Measure("service = 'admission' AND emergency", description="Emergency admissions."),
     "short_stay_admissions": Measure(
-        "service = 'admission' AND emergency AND length_of_stay_days IN (0, 1)",
-        description="Emergency admissions discharged the same day or the next day.",
+        "service = 'admission' AND emergency AND short_stay",
+        description="Emergency admissions discharged within the short-stay days (default 0 to 2 days).",
     ),
     "emergency_bed_days": Measure(
         "service = 'admission' AND emergency",

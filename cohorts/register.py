@@ -16,6 +16,15 @@ AGE_ON_AS_OF = """
 """  # whole years from the first day of the birth month; no datediff (it counts boundaries)
 
 
+def in_population_on(day: str) -> str:
+    """SQL: population row `p` is in the population on `day` (a date expression): registered on or
+    before it, not deregistered on or before it, alive on it."""
+    return (
+        f"p.registration_start <= {day} AND (p.registration_end IS NULL OR p.registration_end > {day}) "
+        f"AND (p.date_of_death IS NULL OR p.date_of_death > {day})"
+    )
+
+
 def build_person_register(
     conn: duckdb.DuckDBPyConnection,
     as_of: dt.date,
@@ -35,9 +44,7 @@ def build_person_register(
                coalesce(p.sex, 'U') AS sex, p.imd_decile, p.lsoa_code
         FROM {population} p
         JOIN {practices} pr USING (practice_code)
-        WHERE p.registration_start <= {as_of_sql}
-          AND (p.registration_end IS NULL OR p.registration_end > {as_of_sql})
-          AND (p.date_of_death IS NULL OR p.date_of_death > {as_of_sql})
+        WHERE {in_population_on(as_of_sql)}
         """
     )
     return row_count(conn, table)

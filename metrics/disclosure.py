@@ -14,7 +14,9 @@
    attacker is taken to know which rule hid each `*`: a small count's says 1 to 7, a secondary
    one's 8 or more, the activity of a few people's nothing.
 4. **Rates and means are computed from the published counts**, so they tell nothing the counts do
-   not; a rate whose numerator or denominator is hidden is hidden.
+   not; a rate whose numerator or denominator is hidden is hidden. So are other derived figures
+   (`Derived`: an avoided count, a percentage change, Byar limits): from the published counts and
+   the row's modelled figures (an expected count), hidden when a count they need is.
 
 Cohort lists are for direct care and are never passed through this.
 """
@@ -76,6 +78,20 @@ class Rate:
     within: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Derived:
+    """A figure worked out from a row's published counts (`counts`) and its other columns (`values`,
+    passed as they are: modelled figures such as an expected count), by `compute(row)` with the
+    counts as integers, rounded to `decimals`. Hidden (`*`) when any count it needs is hidden, so it
+    tells nothing the counts do not."""
+
+    column: str
+    counts: tuple[str, ...]
+    compute: Callable[[dict], float | None]
+    values: tuple[str, ...] = ()
+    decimals: int = 1
+
+
 # A linear relation between the true figures of a table that an attacker knows:
 # lower <= sum(coefficient * figure) <= upper, figures named by (column, row).
 Relation = tuple[list[tuple[float, str, dict]], float, float]
@@ -94,6 +110,7 @@ class TableRules:
     keys: tuple[str, ...]
     counts: tuple[Count, ...]
     rates: tuple[Rate, ...] = ()
+    derived: tuple[Derived, ...] = ()
     same_within: dict[str, tuple[str, ...]] = field(default_factory=dict)
     at_most: tuple[tuple[str, str], ...] = ()
     relations: Callable[[pl.DataFrame, Any, float], list[Relation]] | None = None
@@ -337,7 +354,7 @@ def _to_hide(figures: Figures, target: int, attacker: Attacker) -> int:
 def _render(frame: pl.DataFrame, rules: TableRules, figures: Figures) -> pl.DataFrame:
     rows = frame.to_dicts()
     counts = {c.column for c in rules.counts}
-    text = counts | {r.column for r in rules.rates}
+    text = counts | {r.column for r in rules.rates} | {d.column for d in rules.derived}
     schema = {name: (pl.String if name in text else dtype) for name, dtype in frame.schema.items()}
     if not rows:
         return pl.DataFrame(schema=schema)
@@ -358,9 +375,21 @@ def _render(frame: pl.DataFrame, rules: TableRules, figures: Figures) -> pl.Data
             else:
                 denominator = row["_published"][rate.denominator]
             row[rate.column] = _rate(row["_published"][rate.numerator], denominator, rate)
+    for row in rows:  # all from the row as it was: a derived figure may replace a column another one reads
+        row.update({figure.column: _derived(row, figure) for figure in rules.derived})
     for row in rows:
         row.update(row.pop("_published"))
     return pl.DataFrame(rows, schema=schema)
+
+
+def _derived(row: dict, figure: Derived) -> str | None:
+    published = [row["_published"][c] for c in figure.counts]
+    if SUPPRESSED in published:
+        return SUPPRESSED
+    if any(value is None for value in published):
+        return None
+    value = figure.compute({**{v: row[v] for v in figure.values}, **dict(zip(figure.counts, map(int, published)))})
+    return None if value is None or not np.isfinite(value) else str(round(float(value), figure.decimals))
 
 
 def _rate(numerator: str | None, denominator: str | None, rate: Rate) -> str | None:

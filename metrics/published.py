@@ -11,7 +11,8 @@ import math
 import numpy as np
 import polars as pl
 
-from metrics.disclosure import Count, Rate, Relation, TableRules
+from metrics.counterfactual import POPULATION_STANDARDISED, byar_limits
+from metrics.disclosure import Count, Derived, Rate, Relation, TableRules
 
 INF = np.inf
 SERVICE_ACTIVITY = {"gp": "gp_appointments_12m", "ed": "ed_attendances_12m", "admissions": "emergency_admissions_12m"}
@@ -111,9 +112,168 @@ FRAILTY_SUMMARY = TableRules(
     relations=frailty_summary_relations,
 )
 
+def _byar(observed: int, upper: bool) -> float:
+    lower_limit, upper_limit = byar_limits(np.array([observed]))
+    return float((upper_limit if upper else lower_limit)[0])
+
+
+def _expected_limit(row: dict, upper: bool) -> float | None:
+    """domain.md: expected x observed / the observed count's limit (standardised); the model's
+    interval of its mean (time series)."""
+    if row["method"] != POPULATION_STANDARDISED:
+        return row["expected_upper" if upper else "expected_lower"]
+    limit = _byar(row["observed"], upper=not upper)
+    return None if limit == 0 else row["expected"] * row["observed"] / limit
+
+
+def _avoided_limit(row: dict, upper: bool) -> float | None:
+    if row["method"] != POPULATION_STANDARDISED:
+        bound = row["expected_upper" if upper else "expected_lower"]
+        return None if bound is None else bound - row["observed"]
+    return row["expected"] - _byar(row["observed"], upper=not upper)
+
+
+def _limits_derived(counts: tuple[str, ...]) -> tuple[Derived, ...]:
+    """Expected as modelled (to 1 decimal); avoided and every limit from the published observed count,
+    so that none of them gives the true count back."""
+    values = ("method", "expected", "expected_lower", "expected_upper")
+    return (
+        Derived("expected", (), lambda r: r["expected"], values=("expected",)),
+        Derived("avoided", counts, lambda r: r["expected"] - r["observed"], values=("expected",)),
+        Derived("expected_lower", counts, lambda r: _expected_limit(r, upper=False), values=values),
+        Derived("expected_upper", counts, lambda r: _expected_limit(r, upper=True), values=values),
+        Derived("observed_lower", counts, lambda r: _byar(r["observed"], upper=False)),
+        Derived("observed_upper", counts, lambda r: _byar(r["observed"], upper=True)),
+        Derived("avoided_lower", counts, lambda r: _avoided_limit(r, upper=False), values=values),
+        Derived("avoided_upper", counts, lambda r: _avoided_limit(r, upper=True), values=values),
+    )
+
+
+AGE_NESTING = (("75+", "65+"), ("65+", "all"))
+PART_OF = (("short_stay_admissions", "emergency_admissions"), ("ambulance_arrivals", "ed_attendances"))
+
+
+def counterfactual_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relation]:
+    """An older age group is within a wider one; short stays are emergency admissions; ambulance
+    arrivals are ED attendances. (Not that a longer stay adds 3 or more bed days: a stay not over
+    by the end of the data has none yet.)"""
+    rows = {(r["neighbourhood_code"], r["month"], r["measure"], r["age_group"]): r
+            for r in frame.filter(pl.col("method") == POPULATION_STANDARDISED).iter_rows(named=True)}
+    relations: list[Relation] = []
+    for (code, month, measure, group), row in rows.items():
+        for part, whole in AGE_NESTING:
+            if group == part and (code, month, measure, whole) in rows:
+                wider = rows[(code, month, measure, whole)]
+                relations.append(([(1, "observed", row), (-1, "observed", wider)], -INF, 0))
+                relations.append(([(1, "population", row), (-1, "population", wider)], -INF, 0))
+        for part, whole in PART_OF:
+            if measure == part and (code, month, whole, group) in rows:
+                relations.append(([(1, "observed", row), (-1, "observed", rows[(code, month, whole, group)])], -INF, 0))
+    return relations
+
+
+COUNTERFACTUAL_ACTIVITY = TableRules(
+    keys=("neighbourhood_code", "month", "measure", "age_group", "method"),
+    counts=(Count("population"), Count("observed", of_people="population")),
+    derived=_limits_derived(("observed",)),
+    # the same figure on both methods' rows; the population on every measure's
+    same_within={
+        "observed": ("neighbourhood_code", "month", "measure", "age_group"),
+        "population": ("neighbourhood_code", "month", "age_group"),
+    },
+    relations=counterfactual_relations,
+)
+
+PROGRAMME_SUMMARY = TableRules(
+    keys=("neighbourhood_code", "measure", "age_group", "method"),
+    counts=(Count("observed"),),
+    derived=(
+        *_limits_derived(("observed",)),
+        Derived("avoided_pct", ("observed",), lambda r: 100 * (r["expected"] - r["observed"]) / r["expected"] if r["expected"] else None,
+                values=("expected",)),
+    ),
+    same_within={"observed": ("neighbourhood_code", "measure", "age_group")},
+)
+
+
+def _change(before: str, after: str):
+    return lambda r: 100 * (r[after] - r[before]) / r[before] if r[before] else None
+
+
+FOLLOWUP_PEOPLE = ("people", "comparison_people")
+COHORT_FOLLOWUP = TableRules(
+    keys=("neighbourhood_code", "measure"),
+    counts=(
+        Count("people"),
+        Count("activity_before", of_people="people"),
+        Count("activity_after", of_people="people"),
+        Count("comparison_people"),
+        Count("comparison_activity_before", of_people="comparison_people"),
+        Count("comparison_activity_after", of_people="comparison_people"),
+    ),
+    derived=(
+        Derived("change_pct", ("activity_before", "activity_after"), _change("activity_before", "activity_after")),
+        Derived("expected_change_pct", ("comparison_activity_before", "comparison_activity_after"),
+                _change("comparison_activity_before", "comparison_activity_after")),
+        Derived(
+            "net_change_pct",
+            ("activity_before", "activity_after", "comparison_activity_before", "comparison_activity_after"),
+            lambda r: None if not (r["activity_before"] and r["comparison_activity_before"]) else
+            _change("activity_before", "activity_after")(r) - _change("comparison_activity_before", "comparison_activity_after")(r),
+        ),
+        # Bootstrap limits and the comparison with neighbourhoods not live come from people's rows: shown
+        # (to 1 decimal) only where both cohorts have 8 or more people.
+        *(Derived(c, FOLLOWUP_PEOPLE, lambda r, c=c: r[c], values=(c,)) for c in (  # None stays blank
+            "net_change_lower", "net_change_upper", "net_change_vs_not_live_pct", "net_change_vs_not_live_lower",
+            "net_change_vs_not_live_upper",
+        )),
+    ),
+)
+
+
+def social_care_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relation]:
+    relations: list[Relation] = []
+    for row in frame.iter_rows(named=True):
+        relations += [
+            ([(1, "requests", row), (-2, "repeat_request_people", row)], 0, INF),  # each repeat requester made 2+
+            ([(1, "requests", row), (-big, "people_in_social_care", row)], -INF, 0),  # nobody in care, no requests
+            ([(1, "reviews", row), (-big, "people_in_social_care", row)], -INF, 0),
+        ]
+        if row["group"] == "rest":  # the rest are, by definition, people in social care
+            relations.append(([(1, "people", row), (-1, "people_in_social_care", row)], 0, 0))
+    return relations
+
+
+SOCIAL_CARE_PROFILE = TableRules(
+    keys=("neighbourhood_code", "group"),
+    counts=(
+        Count("people"),
+        Count("people_in_social_care"),
+        Count("requests", of_people="people_in_social_care"),
+        Count("repeat_request_people"),
+        Count("reviews", of_people="people_in_social_care"),
+        Count("unplanned_reviews", of_people="people_in_social_care"),
+    ),
+    rates=(
+        Rate("people_in_social_care_pct", "people_in_social_care", "people"),
+        Rate("repeat_request_pct", "repeat_request_people", "people_in_social_care"),
+        Rate("unplanned_review_pct", "unplanned_reviews", "reviews"),
+    ),
+    at_most=(
+        ("people_in_social_care", "people"),
+        ("repeat_request_people", "people_in_social_care"),
+        ("unplanned_reviews", "reviews"),
+    ),
+    relations=social_care_relations,
+)
+
 PUBLISHED_RULES = {
     "service_concentration": SERVICE_CONCENTRATION,
     "frailty_summary": FRAILTY_SUMMARY,
+    "counterfactual_activity": COUNTERFACTUAL_ACTIVITY,
+    "programme_summary": PROGRAMME_SUMMARY,
+    "cohort_followup": COHORT_FOLLOWUP,
+    "social_care_profile": SOCIAL_CARE_PROFILE,
 }
 
 

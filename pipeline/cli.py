@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     generate.add_argument("--no-progress", action="store_true")
     generate.add_argument(
+        "--programme-effect", type=float, default=None, metavar="SHARE",
+        help="share of the ED attendances and emergency admissions of people 65 and over removed once their "
+        "neighbourhood team is live (default 0.10; 0 for none)",
+    )
+    generate.add_argument(
         "--key-file", type=Path, metavar="FILE",
         help="also write a synthetic key file (person_id, 999-range NHS number, name, date of birth) for hiu reidentify",
     )
@@ -132,6 +137,11 @@ def generate(args: argparse.Namespace) -> int:
         print("hiu generate: --population must be 1 or more", file=sys.stderr)
         return 2
     options = {"end_date": args.end_date} if args.end_date else {}
+    if args.programme_effect is not None:
+        if not 0 <= args.programme_effect < 1:
+            print("hiu generate: --programme-effect must be a share from 0 up to 1", file=sys.stderr)
+            return 2
+        options["programme_effect"] = args.programme_effect
     summary = generate_drop(
         population=args.population,
         seed=args.seed,
@@ -143,6 +153,12 @@ def generate(args: argparse.Namespace) -> int:
     )
     rows = summary.get("rows", {})
     print(f"wrote {args.out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))
+    removed = summary["programme"]["last_12_months"]
+    if removed:  # what the counterfactual metrics should find, for checking them
+        said = "; ".join(f"{code} " + ", ".join(f"{n:,} {s.replace('_', ' ')}" for s, n in services.items())
+                         for code, services in removed.items())
+        print(f"programme effect {summary['programme']['effect']:.0%} (people 65+, after go-live): removed in the "
+              f"last 12 months: {said}")
     if args.key_file:
         from pipeline.generate.keyfile import write_key_file
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, risk, staging
+from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, programme, risk, staging
 from pipeline.resources import warehouse_resource
 from pipeline.settings import HiuSettings
 
-ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, risk, metrics, exports, model_checks]
+ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, risk, metrics, programme, exports, model_checks]
 
 nightly_refresh = dg.ScheduleDefinition(
     name="nightly_refresh",

@@ -12,6 +12,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import field_validator, model_validator
 
+from cohorts.events import SHORT_STAY_MAX_DAYS
 from cohorts.hiu import Thresholds
 
 # setting -> environment variable; the defaults are the fields' own (None: derived from the data).
@@ -25,6 +26,7 @@ ENVIRONMENT = {
     "admissions_threshold": "HIU_ADMISSIONS_THRESHOLD",
     "rising_risk_share": "HIU_RISING_RISK_SHARE",
     "baseline_start": "HIU_BASELINE_START",
+    "short_stay_max_days": "HIU_SHORT_STAY_MAX_DAYS",
     "max_quarantine_share": "HIU_MAX_QUARANTINE_SHARE",
     "date_formats": "HIU_DATE_FORMATS",
     "audit_log": "HIU_AUDIT_LOG",
@@ -69,6 +71,8 @@ class HiuSettings(dg.ConfigurableResource):
     admissions_threshold: int = 3
     rising_risk_share: float = 0.02
     baseline_start: Optional[str] = None
+    # A short-stay emergency admission lasts 0 to this many days (counterfactual metrics, rising risk).
+    short_stay_max_days: int = SHORT_STAY_MAX_DAYS
     # A run fails when a larger share of any extract's rows is quarantined.
     max_quarantine_share: float = 0.05
     # The strptime layout of dates that are not YYYY-MM-DD, per extract ("gp_appointments=%d/%m/%Y",
@@ -88,6 +92,13 @@ class HiuSettings(dg.ConfigurableResource):
     def _share(cls, value: float) -> float:
         if not 0 < value < 1:
             raise ValueError(f"rising_risk_share must be between 0 and 1, not {value}")
+        return value
+
+    @field_validator("short_stay_max_days")
+    @classmethod
+    def _short_stay(cls, value: int) -> int:
+        if not 0 <= value <= 30:
+            raise ValueError(f"short_stay_max_days must be a whole number of days from 0 to 30, not {value}")
         return value
 
     @field_validator("max_quarantine_share")

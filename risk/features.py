@@ -131,6 +131,7 @@ def build_risk_features(
     conn.execute(
         f"""CREATE OR REPLACE TEMP VIEW {known} AS SELECT * REPLACE (
                 CASE WHEN event_end_date > {day} THEN NULL ELSE length_of_stay_days END AS length_of_stay_days,
+                CASE WHEN event_end_date > {day} THEN NULL ELSE short_stay END AS short_stay,
                 CASE WHEN event_end_date > {day} THEN NULL ELSE event_end_date END AS event_end_date)
             FROM {events}"""
     )

@@ -13,6 +13,7 @@ from . import columns as col
 from .timeline import Calendar
 from .intensity import Counts, exposure
 from .people import People
+from .programme import Programme
 from .util import choice_index, day_order, interp_age, numbered_ids
 
 
@@ -64,9 +65,11 @@ def gp_appointments(people: People, counts: Counts, cal: Calendar, tokens: pa.Ar
 
 
 def ed_attendances(people: People, counts: Counts, cal: Calendar, tokens: pa.Array,
-                   linked_person: np.ndarray, linked_day: np.ndarray, rng: np.random.Generator) -> pa.Table:
+                   linked_person: np.ndarray, linked_day: np.ndarray, rng: np.random.Generator,
+                   programme: Programme | None = None, programme_rng: np.random.Generator | None = None) -> pa.Table:
     """ED rows: independent attendances, planned follow-ups, and those that led to an admission
-    (method 21), which arrive on the admission day and stay longer."""
+    (method 21), which arrive on the admission day and stay longer. The programme takes some of
+    the counted ones away (`pipeline.generate.programme`)."""
     lo, hi, _ = exposure(people, cal, "ed")
     p1, d1 = expand(counts.ed, lo, hi, cal, "ed", rng)
     p4, d4 = expand(counts.ed_planned, lo, hi, cal, "ed", rng)
@@ -77,7 +80,7 @@ def ed_attendances(people: People, counts: Counts, cal: Calendar, tokens: pa.Arr
     order = day_order(day)
     person, day, kind = person[order], day[order], kind[order]
     n = person.shape[0]
-    age = people.age[person]
+    age = np.maximum(people.age[person] - (cal.end - day) / 365.25, 0)  # on the day: ambulance use grows with age
 
     category = np.where(kind == 1, 3, choice_index(rng, C.ED_COUNTED_CATEGORY_WEIGHTS, n)).astype(np.int32)
     category[kind == 2] = 0
@@ -102,7 +105,7 @@ def ed_attendances(people: People, counts: Counts, cal: Calendar, tokens: pa.Arr
     # Not recorded for a few; unknown too when it would fall after the end or after registration ends.
     limit = np.minimum(people.active_end()[person].astype(np.int64), cal.end + 1) * 86400
     no_departure = (rng.random(n) < 0.012) | (departure >= limit)
-    return pa.table({
+    table = pa.table({
         "attendance_id": numbered_ids("EDA", np.arange(1, n + 1), 9),
         "person_id": col.lookup(tokens, person),
         "arrival_datetime": col.timestamps(arrival),
@@ -111,3 +114,10 @@ def ed_attendances(people: People, counts: Counts, cal: Calendar, tokens: pa.Arr
         "arrival_mode": col.codes(modes, mode),
         "departure_datetime": col.timestamps(departure, no_departure),
     })
+    if programme is None:
+        return table
+    # Taken out last, so every other attendance is the one it would have been without the programme.
+    candidate = np.flatnonzero(kind == 0)  # counted attendances not linked to an admission
+    kept = np.ones(n, dtype=bool)
+    kept[candidate] = programme.keep("ed_attendances", person[candidate], day[candidate], people, cal, programme_rng)
+    return table.filter(pa.array(kept))

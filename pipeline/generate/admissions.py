@@ -19,6 +19,7 @@ from .activity import expand
 from .timeline import Calendar
 from .intensity import Counts, exposure
 from .people import NONE, People
+from .programme import Programme
 from .util import choice_index, day_order, interp_age, numbered_ids
 
 KIND_EMERGENCY, KIND_ELECTIVE, KIND_MATERNITY, KIND_OTHER, KIND_BIRTH, KIND_DEATH = range(6)
@@ -65,7 +66,8 @@ def _method_index(kind: np.ndarray, age: np.ndarray, via_ed_share: float, rng: n
 
 
 def build_admissions(people: People, counts: Counts, cal: Calendar, tokens: pa.Array, frail: np.ndarray,
-                     via_ed_share: float, ed_link_share: float, rng: np.random.Generator) -> Spells:
+                     via_ed_share: float, ed_link_share: float, rng: np.random.Generator,
+                     programme: Programme | None = None, programme_rng: np.random.Generator | None = None) -> Spells:
     lo, hi, _ = exposure(people, cal, "adm")
     parts = [
         expand(counts.adm_emergency, lo, hi, cal, "adm", rng),
@@ -90,7 +92,7 @@ def build_admissions(people: People, counts: Counts, cal: Calendar, tokens: pa.A
     n = person.shape[0]
     age = people.age[person]
 
-    los = _emergency_los(age, rng)
+    los = _emergency_los(np.maximum(age - (cal.end - admit) / 365.25, 0), rng)  # stays lengthen with age, on the day
     day_case = rng.random(n) < 0.78
     los = np.where(kind == KIND_ELECTIVE, np.where(day_case, 0, 1 + np.floor(rng.exponential(2.2, n))), los)
     los = np.where(kind == KIND_MATERNITY, np.floor(rng.exponential(1.1, n)), los)
@@ -132,4 +134,11 @@ def build_admissions(people: People, counts: Counts, cal: Calendar, tokens: pa.A
         "provider_code": col.codes(C.PROVIDERS, provider),
     })
     via_ed = (method == 0) & (rng.random(n) < ed_link_share)  # "21" with its ED record in the extract
+    if programme is not None:
+        # The programme prevents some emergency admissions (and the ED visits that led to them). Taken
+        # out last, so every other spell is the one it would have been without the programme.
+        candidate = np.flatnonzero(kind == KIND_EMERGENCY)
+        kept = np.ones(n, dtype=bool)
+        kept[candidate] = programme.keep("emergency_admissions", person[candidate], admit[candidate], people, cal, programme_rng)
+        table, person, kind, admit, via_ed = table.filter(pa.array(kept)), person[kept], kind[kept], admit[kept], via_ed[kept]
     return Spells(table=table, person=person, kind=kind, admit=admit.astype(np.int32), via_ed=via_ed)

@@ -60,13 +60,24 @@ def draw_need(people: People, cal: Calendar, params: Params, rng: np.random.Gene
                 style=style.astype(np.float32))
 
 
-def _base_rate(svc: Service, people: People) -> np.ndarray:
-    rate = interp_age(people.age, list(svc.knots))
-    fem = interp_age(people.age, list(svc.female))
-    return rate * np.where(people.sex == 0, fem, 1.0) * np.exp(svc.intercept)
+def years_before_end(cal: Calendar) -> np.ndarray:
+    """Years from the middle of each period to the as-of date, float (P,)."""
+    middle = (cal.bounds[:-1] + cal.bounds[1:]) / 2.0
+    return (cal.end + 1 - middle) / 365.25
 
 
-def service_rates(svc: Service, people: People, need: Need, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _base_rate(svc: Service, people: People, cal: Calendar) -> np.ndarray:
+    """Annual rate per person and period at the person's age in that period (float32 (n, P)): a
+    person's use grows as they age through the window, so a neighbourhood's rate by age band holds
+    steady over time (an age on the as-of date used throughout would make rates by age band fall,
+    year on year, by the age gradient: a drift the counterfactual metrics would call an effect)."""
+    age = np.maximum(people.age[:, None] - years_before_end(cal)[None, :], 0.0).astype(np.float32)
+    rate = interp_age(age, list(svc.knots)).astype(np.float32)
+    fem = interp_age(age, list(svc.female)).astype(np.float32)
+    return rate * np.where((people.sex == 0)[:, None], fem, np.float32(1.0)) * np.float32(np.exp(svc.intercept))
+
+
+def service_rates(svc: Service, people: People, need: Need, cal: Calendar, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Annual rate per person and period, float32 (n, P), and the person's persistent own
     heaviness of use of the service (standard normal, +2 in the heavy-use group), float32 (n,)."""
     n, n_p = need.by_period.shape
@@ -78,7 +89,7 @@ def service_rates(svc: Service, people: People, need: Need, rng: np.random.Gener
         tail = rng.random(n) < svc.tail_share
         log_mult += (svc.tail_boost * tail)[:, None]
         heavy = heavy + 2.0 * tail
-    rate = _base_rate(svc, people)[:, None] * np.exp(log_mult)
+    rate = _base_rate(svc, people, cal) * np.exp(log_mult)
     spread = np.exp(0.35 * rng.standard_normal(n) - 0.06)
     rate += (svc.complex_add * need.complex_ * spread)[:, None]
     if svc.cap > 0:  # smooth minimum: unchanged well below the cap, tends to the cap above it
@@ -107,14 +118,35 @@ class Counts:
     heaviness: np.ndarray     # float32 (n,): persistent own heaviness of hospital and GP use combined
 
 
+def steady_by_age_band(rate: np.ndarray, exposure: np.ndarray, people: People, cal: Calendar) -> np.ndarray:
+    """`rate` (n, P) rescaled so that each five-year age band's exposure-weighted mean rate is the
+    same in every period as in the last. Without it the population's rates by age band drift: the
+    people who die are the ones with the highest need (so the survivors of a band use less each
+    year) and the rising-risk group climbs. A programme evaluation on such data would find an
+    "effect" nobody put there; with it, rates by age band hold and only the ageing of the
+    population (and the programme, `pipeline.generate.programme`) moves activity."""
+    band = np.minimum(np.floor(np.maximum(people.age[:, None] - years_before_end(cal)[None, :], 0) / 5), 18).astype(np.int64)
+    n_p = rate.shape[1]
+    weighted = np.zeros((19, n_p))
+    weights = np.zeros((19, n_p))
+    for k in range(n_p):
+        weighted[:, k] = np.bincount(band[:, k], weights=rate[:, k] * exposure[:, k], minlength=19)
+        weights[:, k] = np.bincount(band[:, k], weights=exposure[:, k], minlength=19)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = weighted / weights
+        scale = mean[:, -1:] / mean  # to the latest period's rates: the calibrated figures are of the last year
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0).astype(np.float32)
+    return rate * scale[band, np.arange(n_p)[None, :]]
+
+
 def draw_counts(people: People, need: Need, cal: Calendar, params: Params, rng: np.random.Generator) -> Counts:
     age = people.age
     _, _, ex_gp = exposure(people, cal, "gp")
     _, _, ex_ed = exposure(people, cal, "ed")
     _, _, ex_adm = exposure(people, cal, "adm")
 
-    gp, heavy_gp = service_rates(params.gp, people, need, rng)
-    gp *= ex_gp
+    gp, heavy_gp = service_rates(params.gp, people, need, cal, rng)
+    gp = steady_by_age_band(gp, ex_gp, people, cal) * ex_gp
     # Non-attendance: more among young adults, less among the old; about 4.1% DNA, 5.9% unknown.
     dna_tilt = interp_age(age, [(0, 0.9), (18, 1.5), (30, 1.4), (50, 0.9), (70, 0.55), (100, 0.6)])
     dna_tilt = dna_tilt * np.exp(0.45 * rng.standard_normal(people.n) - 0.1)
@@ -126,14 +158,14 @@ def draw_counts(people: People, need: Need, cal: Calendar, params: Params, rng: 
     gp_unknown = rng.poisson(gp * (p_unk / p_att)[:, None])
     del gp
 
-    ed, heavy_ed = service_rates(params.ed, people, need, rng)
-    ed *= ex_ed
+    ed, heavy_ed = service_rates(params.ed, people, need, cal, rng)
+    ed = steady_by_age_band(ed, ex_ed, people, cal) * ex_ed
     ed_direct = rng.poisson(ed)
     ed_planned = rng.poisson(ed * params.ed_planned_ratio)
     del ed
 
-    adm, heavy_adm = service_rates(params.adm, people, need, rng)
-    adm *= ex_adm
+    adm, heavy_adm = service_rates(params.adm, people, need, cal, rng)
+    adm = steady_by_age_band(adm, ex_adm, people, cal) * ex_adm
     adm_emergency = rng.poisson(adm)
     del adm
 

@@ -10,6 +10,7 @@ import assets.cohorts
 import assets.exports
 import assets.frailty
 import assets.metrics
+import assets.programme
 import assets.risk
 import assets.staging
 from pipeline.runner import materialize_all
@@ -99,6 +100,44 @@ SABOTAGE = {
         lambda conn, **_: conn.execute("UPDATE service_concentration SET population = population + 1 WHERE neighbourhood_code = 'ALL'"),
     ),
 }
+def table_written_then(table, sql):
+    """Sabotage for `assets.programme._write`: once `table` is written, run `sql`."""
+    def sabotage(step, name, frame):
+        if name == table:
+            step.conn.execute(sql)
+
+    return sabotage
+
+
+COUNTERFACTUAL_ROW = (
+    "INSERT INTO counterfactual_activity VALUES ('{code}', DATE '2025-01-01', '{measure}', 'all', 'population_standardised', "
+    "10, {observed}, 5.0, -5.0, 1.0, 9.0, 4.0, 18.0, -13.0, 1.0, NULL, NULL)"
+)
+PROGRAMME_SABOTAGE = {
+    "counterfactual_activity.counterfactual_activity_matches_schema": table_written_then(
+        "counterfactual_activity", COUNTERFACTUAL_ROW.format(code="north", measure="bed_nights", observed=10)
+    ),
+    # north has 10 emergency admissions one month and ALL says 3
+    "counterfactual_activity.counterfactual_activity_adds_up": table_written_then(
+        "counterfactual_activity",
+        COUNTERFACTUAL_ROW.format(code="north", measure="emergency_admissions", observed=10) + "; "
+        + COUNTERFACTUAL_ROW.format(code="ALL", measure="emergency_admissions", observed=3),
+    ),
+    "counterfactual_activity.programme_summary_matches_schema": table_written_then(
+        "programme_summary",
+        "INSERT INTO programme_summary VALUES ('north', 'ed_attendances', 'all', 'population_standardised', DATE '2024-06-01', "
+        "3, DATE '2024-06-01', DATE '2024-08-01', -4, 5.0, 9.0, 1.0, 2.0, 0.0, 3.0, 2.0, 5.0, 180.0)",
+    ),
+    "cohort_followup.cohort_followup_matches_schema": table_written_then(
+        "cohort_followup",
+        "INSERT INTO cohort_followup VALUES ('north', 'unplanned_activity', DATE '2024-01-15', NULL, -1, 0, 0, 0, 0, 0, "
+        "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    ),
+}
+SABOTAGE["social_care_profile.social_care_profile_matches_schema"] = (
+    assets.programme, "build_social_care_profile",
+    lambda conn, *_, **__: conn.execute("UPDATE social_care_profile SET people = -5 WHERE neighbourhood_code = 'ALL'"),
+)
 FILE_SABOTAGE = {
     "neighbourhood_cohort_files.files_partition_the_table": corrupt_files("hiu_cohort", lambda frame: frame.head(0)),
     "neighbourhood_frailty_files.files_partition_the_table": corrupt_files(
@@ -133,6 +172,19 @@ def test_broken_neighbourhood_files_fail_their_check_and_nothing_is_published(tm
     assert_failed_and_nothing_published(outcome, check, tmp_path)
 
 
+@pytest.mark.parametrize("check", sorted(PROGRAMME_SABOTAGE))
+def test_broken_programme_metrics_fail_their_check_and_nothing_is_published(tmp_path, monkeypatch, check):
+    original = assets.programme._write
+
+    def wrapped(step, table, frame):
+        original(step, table, frame)
+        PROGRAMME_SABOTAGE[check](step, table, frame)
+
+    monkeypatch.setattr(assets.programme, "_write", wrapped)
+    outcome = materialize_all(settings_for(tmp_path, drop(tmp_path / "drop")))
+    assert_failed_and_nothing_published(outcome, check, tmp_path)
+
+
 def _kind(check_name: str) -> str:
     """Checks made by one factory for several tables count as one kind."""
     return "id_is_unique" if check_name.endswith("_is_unique") else check_name
@@ -143,6 +195,6 @@ def test_every_blocking_check_has_a_test_that_makes_it_fail():
 
     graph = defs.resolve_asset_graph()
     blocking = {_kind(key.name) for key in graph.asset_check_keys if graph.get(key).blocking}
-    tested = {_kind(name.split(".")[1]) for name in [*SABOTAGE, *FILE_SABOTAGE]}
+    tested = {_kind(name.split(".")[1]) for name in [*SABOTAGE, *FILE_SABOTAGE, *PROGRAMME_SABOTAGE]}
     warn_only = {"warnings_reported", "window_fully_covered", "published_copies_not_withheld", "rising_risk_model_trained"}
     assert blocking - warn_only <= tested, blocking - warn_only - tested

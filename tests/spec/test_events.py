@@ -91,7 +91,7 @@ def test_gp_appointment_row(events):
     assert event_rows(conn) == [
         {
             "person_id": "p1", "event_date": D(2025, 1, 15), "service": "gp", "counted": True, "emergency": None,
-            "length_of_stay_days": None, "ambulance_arrival": None, "event_end_date": None, "event_type": "Attended",
+            "length_of_stay_days": None, "short_stay": None, "ambulance_arrival": None, "event_end_date": None, "event_type": "Attended",
             "unplanned": None, "source_id": "a1",
         }
     ]
@@ -102,7 +102,7 @@ def test_ed_attendance_row_is_dated_by_arrival_date(events):
     assert event_rows(conn) == [
         {
             "person_id": "p1", "event_date": D(2025, 1, 15), "service": "ed", "counted": True, "emergency": None,
-            "length_of_stay_days": None, "ambulance_arrival": False, "event_end_date": None, "event_type": None,
+            "length_of_stay_days": None, "short_stay": None, "ambulance_arrival": False, "event_end_date": None, "event_type": None,
             "unplanned": None, "source_id": "e1",
         }
     ]
@@ -113,7 +113,7 @@ def test_admission_row(events):
     assert event_rows(conn) == [
         {
             "person_id": "p1", "event_date": D(2025, 1, 15), "service": "admission", "counted": True, "emergency": True,
-            "length_of_stay_days": 3, "ambulance_arrival": None, "event_end_date": D(2025, 1, 18), "event_type": None,
+            "length_of_stay_days": 3, "short_stay": False, "ambulance_arrival": None, "event_end_date": D(2025, 1, 18), "event_type": None,
             "unplanned": None, "source_id": "s1",
         }
     ]
@@ -124,7 +124,7 @@ def test_social_care_row(events):
     assert event_rows(conn) == [
         {
             "person_id": "p1", "event_date": D(2024, 6, 1), "service": "social_care", "counted": True, "emergency": None,
-            "length_of_stay_days": None, "ambulance_arrival": None, "event_end_date": D(2025, 2, 1),
+            "length_of_stay_days": None, "short_stay": None, "ambulance_arrival": None, "event_end_date": D(2025, 2, 1),
             "event_type": "Service", "unplanned": None, "source_id": "c1",
         }
     ]
@@ -194,12 +194,22 @@ def test_social_care_requests_and_services_are_counted(events, event_type, count
 
 
 @pytest.mark.parametrize(
-    "discharge, days", [("2025-01-10", 0), ("2025-01-11", 1), ("2025-02-09", 30), (None, None)]
+    "discharge, days, short",
+    [("2025-01-10", 0, True), ("2025-01-11", 1, True), ("2025-01-12", 2, True), ("2025-01-13", 3, False),
+     ("2025-02-09", 30, False), (None, None, None)],
 )
-def test_length_of_stay_in_days(events, discharge, days):
+def test_length_of_stay_in_days_and_short_stays_of_0_to_2_days(events, discharge, days, short):
     row = event_rows(events(admissions=[admission("2025-01-10", discharge=discharge)]))[0]
     assert row["length_of_stay_days"] == days
+    assert row["short_stay"] is short
     assert row["event_end_date"] == (D.fromisoformat(discharge) if discharge else None)
+
+
+@pytest.mark.parametrize("max_days, short_stays", [(0, 1), (1, 2), (2, 3), (5, 4)])
+def test_short_stay_days_are_a_setting(events, max_days, short_stays):
+    conn = events(admissions=[admission("2025-01-10", discharge=f"2025-01-{day}") for day in (10, 11, 12, 13)])
+    build_person_events(conn, short_stay_max_days=max_days)
+    assert person_counts(conn)["p1"]["short_stay_admissions"] == short_stays
 
 
 @pytest.mark.parametrize("mode", AMBULANCE_ARRIVAL_MODES)
@@ -263,6 +273,7 @@ def test_person_counts_of_every_measure(events):
             admission("2025-01-01"),  # 0 days
             admission("2025-01-05", discharge="2025-01-06"),  # 1 day
             admission("2025-01-10", discharge="2025-01-14"),  # 4 days
+            admission("2025-01-20", discharge="2025-01-22"),  # 2 days: still a short stay
             admission("2025-03-30", discharge=None),  # still in hospital: counted, no bed days yet
             admission("2025-02-01", "11", discharge="2025-02-01"),  # elective: none of these
         ],
@@ -271,9 +282,9 @@ def test_person_counts_of_every_measure(events):
     assert {m: row[m] for m in MEASURES} == {
         "gp_appointments": 2,
         "ed_attendances": 3,
-        "emergency_admissions": 4,
-        "short_stay_admissions": 2,
-        "emergency_bed_days": 5,
+        "emergency_admissions": 5,
+        "short_stay_admissions": 3,
+        "emergency_bed_days": 7,
         "ambulance_arrivals": 2,
         "gp_dna": 1,
         "social_care_requests": 0,

@@ -115,9 +115,11 @@ def test_a_stay_not_over_by_the_feature_date_adds_no_bed_days_yet():
     def admission(start, end):
         begin, stop = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
         return {"person_id": "a", "event_date": begin, "service": "admission", "counted": True, "emergency": True,
-                "length_of_stay_days": (stop - begin).days, "event_end_date": stop}
-    a = features(connection([admission("2025-03-30", "2025-04-24"), admission("2025-03-01", "2025-03-02")]))["a"]
-    assert (a["emergency_admissions_12m"], a["emergency_bed_days_12m"], a["short_stay_admissions_12m"]) == (2, 1, 1)
+                "length_of_stay_days": (stop - begin).days, "short_stay": (stop - begin).days <= 2, "event_end_date": stop}
+    # A 1-day stay still in hospital on the date is not a short stay yet: it might last a month.
+    a = features(connection([admission("2025-03-30", "2025-03-31"), admission("2025-03-31", "2025-04-24"),
+                             admission("2025-03-01", "2025-03-02")]))["a"]
+    assert (a["emergency_admissions_12m"], a["emergency_bed_days_12m"], a["short_stay_admissions_12m"]) == (3, 2, 2)
 
 
 def test_missing_optional_extracts_give_missing_features_not_zeros():

@@ -1,0 +1,281 @@
+"""Counterfactual activity: how much activity each neighbourhood would have had, month by month, if
+its baseline rates had held for its population as it is now (domain.md, Derbyshire).
+
+Observed activity (`build_neighbourhood_activity`): the measures of `cohorts.events` (contract
+counting) by neighbourhood, calendar month, sex and five-year age band, each event counted in the
+neighbourhood of the practice its person was registered with on the event's date, the person aged
+on the month's first day (as the population of `metrics.population` is).
+
+Expected activity, `population_standardised` (`build_population_standardised`): indirect
+standardisation. The baseline is the 12 whole months from `HIU_BASELINE_START`. Each
+neighbourhood's rate for each sex and age band is its baseline activity over its person-months,
+shrunk towards the whole area's rate for that sex and band by `PRIOR_PERSON_MONTHS` (a cell of 100
+people for the year is half its own rate, half the area's; one of thousands nearly all its own).
+The month of year enters through the area's baseline pattern (its activity in each month against
+what its year-round rates give for that month's population), so a January is compared with the
+baseline January without resting on one month of one small cell. Expected = rate x month factor x
+each later month's population, summed over the cells of an age group. 95% limits by Byar's
+method on the observed count with expected fixed (`byar_limits`).
+
+Every row is an aggregate over a neighbourhood's population; no person's row leaves the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import polars as pl
+from scipy.stats import norm
+
+from cohorts.events import counted_by_any_measure, measure_columns
+from cohorts.period import month_end, month_start, months_before, sql_date
+from cohorts.register import in_population_on
+from metrics.population import AGE_GROUPS, UNKNOWN_AGE, age_band_sql, age_on, band_youngest_sql
+from pipeline.duck import row_count
+
+ALL = "ALL"
+COUNTERFACTUAL_MEASURES = (
+    "ed_attendances", "emergency_admissions", "short_stay_admissions", "emergency_bed_days", "ambulance_arrivals",
+)
+POPULATION_STANDARDISED, INTERRUPTED_TIME_SERIES = "population_standardised", "interrupted_time_series"
+BASELINE_MONTHS = 12
+PRIOR_PERSON_MONTHS = 1200.0  # 100 people for a year
+Z = float(norm.ppf(0.975))  # 1.959964
+
+
+def baseline_months(baseline_start: dt.date) -> tuple[dt.date, dt.date]:
+    """First days of the baseline's first and last months: the 12 whole months from the start (a
+    start within a month begins at the next month's first day)."""
+    first = baseline_start if baseline_start.day == 1 else month_end(baseline_start) + dt.timedelta(days=1)
+    return first, months_before(first, -(BASELINE_MONTHS - 1))
+
+
+class BaselineError(ValueError):
+    """The baseline asked for (HIU_BASELINE_START) is not covered by the activity data."""
+
+
+@dataclass(frozen=True)
+class Months:
+    """The months of the counterfactual metrics: the baseline's first and last, and the last month
+    reported (the last the as-of date covers whole). Rows cover the months after the baseline."""
+
+    baseline_first: dt.date
+    baseline_last: dt.date
+    last: dt.date
+
+    @property
+    def reported(self) -> int:
+        return max(months_between(self.baseline_last, self.last), 0)
+
+
+def months_between(first: dt.date, later: dt.date) -> int:
+    return (later.year - first.year) * 12 + later.month - first.month
+
+
+def plan_months(as_of: dt.date, data_start: dt.date | None, baseline_start: dt.date | None) -> Months | None:
+    """The months for this run, None when the data hold no month after a whole baseline year.
+    Raises BaselineError when HIU_BASELINE_START asks for a baseline the data do not cover."""
+    if data_start is None:
+        return None
+    first_whole = data_start if data_start.day == 1 else month_end(data_start) + dt.timedelta(days=1)
+    start = baseline_start or first_whole
+    first, last = baseline_months(start)
+    if first < first_whole:
+        raise BaselineError(
+            f"HIU_BASELINE_START {start} asks for a baseline from {first}, before the first whole month every activity "
+            f"feed covers ({first_whole}): use {first_whole} or later"
+        )
+    reported = last_whole_month(as_of)
+    if months_between(last, reported) < 1:
+        if baseline_start is not None:
+            raise BaselineError(
+                f"HIU_BASELINE_START {start} leaves no month after its baseline ({first} to {month_end(last)}) up to "
+                f"the as-of date {as_of}"
+            )
+        return None
+    return Months(first, last, reported)
+
+
+def last_whole_month(as_of: dt.date) -> dt.date:
+    """The first day of the last month the as-of date covers whole."""
+    return month_start(as_of) if as_of == month_end(as_of) else month_start(month_start(as_of) - dt.timedelta(days=1))
+
+
+def build_neighbourhood_activity(
+    conn: duckdb.DuckDBPyConnection,
+    first_month: dt.date,
+    last_month: dt.date,
+    events: str = "person_events",
+    population: str = "stg_population",
+    practices: str = "stg_practices",
+    table: str = "monthly_neighbourhood_activity",
+) -> int:
+    """`table`: neighbourhood_code, month, sex, age_band and each of `COUNTERFACTUAL_MEASURES`."""
+    window = f"e.event_date BETWEEN {sql_date(month_start(first_month))} AND {sql_date(month_end(last_month))}"
+    month = "CAST(date_trunc('month', e.event_date) AS DATE)"
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        SELECT pr.neighbourhood_code, {month} AS month, coalesce(p.sex, 'U') AS sex,
+               {age_band_sql(age_on(month))} AS age_band,
+               {measure_columns(measures=COUNTERFACTUAL_MEASURES)}
+        FROM {events} e
+        JOIN {population} p USING (person_id)
+        JOIN {practices} pr USING (practice_code)
+        WHERE {window} AND ({counted_by_any_measure(COUNTERFACTUAL_MEASURES)}) AND {in_population_on('e.event_date')}
+        GROUP BY ALL
+        ORDER BY neighbourhood_code, month, sex, age_band
+        """
+    )
+    return row_count(conn, table)
+
+
+def _age_group_filter(group: str) -> str:
+    youngest = AGE_GROUPS[group]
+    if youngest == 0:
+        return "TRUE"
+    return f"age_band <> '{UNKNOWN_AGE}' AND {band_youngest_sql('age_band')} >= {youngest}"
+
+
+def build_counterfactual_cells(
+    conn: duckdb.DuckDBPyConnection,
+    activity: str = "monthly_neighbourhood_activity",
+    population: str = "monthly_population",
+    table: str = "counterfactual_cells",
+) -> int:
+    """`table`: neighbourhood_code, month, sex, age_band, measure, population, observed: one row per
+    population cell and measure (a cell with activity but nobody in it on the month's first day, a
+    person registered later that month, keeps its activity with a population of 0)."""
+    filled = ", ".join(f"coalesce(a.{m}, 0) AS {m}" for m in COUNTERFACTUAL_MEASURES)
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH cells AS (
+            SELECT neighbourhood_code, month, sex, age_band, coalesce(p.population, 0) AS population, {filled}
+            FROM {population} p FULL JOIN {activity} a USING (neighbourhood_code, month, sex, age_band)
+        )
+        UNPIVOT cells ON {", ".join(COUNTERFACTUAL_MEASURES)} INTO NAME measure VALUE observed
+        """
+    )
+    return row_count(conn, table)
+
+
+def age_groups_sql(cells: str) -> str:
+    """SQL: the rows of `cells` once per age group they belong to, with column age_group."""
+    return " UNION ALL ".join(
+        f"SELECT '{group}' AS age_group, * FROM {cells} WHERE {_age_group_filter(group)}" for group in AGE_GROUPS
+    )
+
+
+def series_sql(cells: str = "counterfactual_cells") -> str:
+    """SQL: neighbourhood_code, month, measure, age_group, population, observed, every month of the cells."""
+    return f"""
+        SELECT neighbourhood_code, month, measure, age_group, sum(population)::BIGINT AS population,
+               sum(observed)::BIGINT AS observed
+        FROM ({age_groups_sql(cells)}) GROUP BY ALL
+    """
+
+
+def build_population_standardised(
+    conn: duckdb.DuckDBPyConnection,
+    baseline_start: dt.date,
+    last_month: dt.date,
+    cells: str = "counterfactual_cells",
+    table: str = "counterfactual_standardised",
+) -> int:
+    """`table`: neighbourhood_code (and ALL), month, measure, age_group, population, observed,
+    expected, for every month after the baseline to `last_month` (see the module)."""
+    first, last = baseline_months(baseline_start)
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH baseline AS (SELECT * FROM {cells} WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}),
+        area AS (
+            SELECT sex, age_band, measure, sum(observed) / nullif(sum(population), 0) AS rate
+            FROM baseline GROUP BY ALL
+        ),
+        own AS (
+            SELECT b.neighbourhood_code, b.sex, b.age_band, b.measure,
+                   (sum(b.observed) + {PRIOR_PERSON_MONTHS} * any_value(coalesce(a.rate, 0)))
+                   / (sum(b.population) + {PRIOR_PERSON_MONTHS}) AS rate
+            FROM baseline b JOIN area a USING (sex, age_band, measure)
+            GROUP BY ALL
+        ),
+        -- The area's month-of-year pattern: its baseline activity in that month against what its
+        -- year-round rates give for that month's population.
+        season AS (
+            SELECT b.measure, month(b.month) AS month_of_year,
+                   coalesce(sum(b.observed) / nullif(sum(b.population * a.rate), 0), 1) AS factor
+            FROM baseline b JOIN area a USING (sex, age_band, measure)
+            GROUP BY ALL
+        ),
+        cells_expected AS (
+            SELECT l.neighbourhood_code, l.month, l.measure, l.age_band, l.population, l.observed,
+                   -- a group the baseline never had (nobody of that sex and band then): the area's rate
+                   l.population * coalesce(o.rate, a.rate, 0) * coalesce(s.factor, 1) AS expected
+            FROM {cells} l
+            LEFT JOIN own o ON o.neighbourhood_code = l.neighbourhood_code AND o.sex = l.sex AND o.age_band = l.age_band
+                 AND o.measure = l.measure
+            LEFT JOIN area a ON a.sex = l.sex AND a.age_band = l.age_band AND a.measure = l.measure
+            LEFT JOIN season s ON s.measure = l.measure AND s.month_of_year = month(l.month)
+            WHERE l.month > {sql_date(last)} AND l.month <= {sql_date(last_month)}
+        ),
+        summed AS (
+            SELECT neighbourhood_code, month, measure, age_group, sum(population)::BIGINT AS population,
+                   sum(observed)::BIGINT AS observed, sum(expected) AS expected
+            FROM ({age_groups_sql("cells_expected")}) GROUP BY ALL
+        ),
+        -- every neighbourhood, month, measure and age group: a group with nobody in it has zeros
+        grid AS (
+            SELECT n.neighbourhood_code, m.month, x.measure, g.age_group
+            FROM (SELECT DISTINCT neighbourhood_code FROM {cells}) n
+            CROSS JOIN (SELECT DISTINCT month FROM cells_expected) m
+            CROSS JOIN (SELECT DISTINCT measure FROM {cells}) x
+            CROSS JOIN (SELECT unnest({list(AGE_GROUPS)}) AS age_group) g
+        ),
+        by_neighbourhood AS (
+            SELECT neighbourhood_code, month, measure, age_group, coalesce(population, 0)::BIGINT AS population,
+                   coalesce(observed, 0)::BIGINT AS observed, coalesce(expected, 0.0) AS expected
+            FROM grid LEFT JOIN summed USING (neighbourhood_code, month, measure, age_group)
+        )
+        SELECT * FROM by_neighbourhood
+        UNION ALL
+        SELECT '{ALL}', month, measure, age_group, sum(population)::BIGINT, sum(observed)::BIGINT, sum(expected)
+        FROM by_neighbourhood GROUP BY ALL
+        ORDER BY neighbourhood_code = '{ALL}', neighbourhood_code, month, measure, age_group
+        """
+    )
+    return row_count(conn, table)
+
+
+def byar_limits(observed: np.ndarray, z: float = Z) -> tuple[np.ndarray, np.ndarray]:
+    """Byar's approximation to the exact Poisson 95% limits of an observed count (OHID Fingertips
+    technical guidance): lower = O (1 - 1/(9O) - z/(3 sqrt O))^3, upper = (O+1) (1 - 1/(9(O+1)) +
+    z/(3 sqrt(O+1)))^3; the lower limit of 0 is 0."""
+    o = np.asarray(observed, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.where(o > 0, o * (1 - 1 / (9 * o) - z / (3 * np.sqrt(o))) ** 3, 0.0)
+    upper = (o + 1) * (1 - 1 / (9 * (o + 1)) + z / (3 * np.sqrt(o + 1))) ** 3
+    return lower, upper
+
+
+def with_limits(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (observed, expected) with avoided = expected - observed and the 95% limits: of the
+    observed count (Byar), of expected as domain.md gives them (E x O / limit: the expected counts
+    the observed one is consistent with), and of avoided (expected minus each limit of observed)."""
+    lower, upper = byar_limits(frame["observed"].to_numpy())
+    expected, observed = frame["expected"].to_numpy(), frame["observed"].to_numpy().astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected_upper = np.where(lower > 0, expected * observed / lower, np.nan)
+    return frame.with_columns(
+        avoided=pl.Series(expected - observed),
+        observed_lower=pl.Series(lower),
+        observed_upper=pl.Series(upper),
+        expected_lower=pl.Series(expected * observed / upper),
+        expected_upper=pl.Series(expected_upper).fill_nan(None),
+        avoided_lower=pl.Series(expected - upper),
+        avoided_upper=pl.Series(expected - lower),
+    )

@@ -1,0 +1,125 @@
+"""Pandera models of the programme metrics (contract section 4): counterfactual activity, the
+programme summary, cohort follow-up and the social care profile. As in `schemas.outputs`, the field
+descriptions are the data dictionary written beside each file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+import pandera.polars as pa
+import polars as pl
+
+MEASURES = ["ed_attendances", "emergency_admissions", "short_stay_admissions", "emergency_bed_days", "ambulance_arrivals"]
+AGE_GROUPS = ["all", "65+", "75+"]
+METHODS = ["population_standardised", "interrupted_time_series"]
+NEIGHBOURHOOD = "Neighbourhood code, or ALL for the whole area."
+MEASURE = (
+    "ed_attendances (categories 1-3), emergency_admissions (method 2x), short_stay_admissions (emergency, 0 to "
+    "{short_stay_max_days} days), emergency_bed_days (of emergency admissions, by admission month; 0 while still in "
+    "hospital), ambulance_arrivals (counted ED attendances arriving by ambulance)."
+)
+METHOD = (
+    "population_standardised: the neighbourhood's baseline rates ({baseline_start} to {baseline_end}) by sex and "
+    "five-year age band, with the area's month-of-year pattern, applied to this month's population. "
+    "interrupted_time_series: a segmented Poisson or negative binomial regression of the monthly counts with "
+    "the population as offset, fitted before and after go-live; expected is the model without the change."
+)
+
+
+class CounterfactualActivity(pa.DataFrameModel):
+    neighbourhood_code: str = pa.Field(description=NEIGHBOURHOOD)
+    month: dt.date = pa.Field(description="First day of the calendar month.")
+    measure: str = pa.Field(isin=MEASURES, description=MEASURE)
+    age_group: str = pa.Field(isin=AGE_GROUPS, description="all, 65+ or 75+: age on the month's first day.")
+    method: str = pa.Field(isin=METHODS, description=METHOD)
+    population: int = pa.Field(ge=0, description="People in the population on the month's first day (registered, alive).")
+    observed: int = pa.Field(ge=0, description="Activity in the month of people registered in the neighbourhood on its date.")
+    expected: float = pa.Field(ge=0, description="Activity expected without the programme (see method).")
+    avoided: float = pa.Field(description="expected - observed: positive means less activity than expected.")
+    expected_lower: float = pa.Field(ge=0, description="95% lower limit of expected: for population_standardised, expected x observed / observed_upper (domain.md); for the time series, of the model's mean.")
+    expected_upper: Optional[float] = pa.Field(nullable=True, ge=0, description="95% upper limit of expected (blank for population_standardised when observed is 0).")
+    observed_lower: float = pa.Field(ge=0, description="95% lower limit of the observed count (Byar's method).")
+    observed_upper: float = pa.Field(ge=0, description="95% upper limit of the observed count (Byar's method).")
+    avoided_lower: float = pa.Field(description="95% lower limit of avoided: expected - observed_upper, or for the time series expected_lower - observed.")
+    avoided_upper: float = pa.Field(description="95% upper limit of avoided: expected - observed_lower, or for the time series expected_upper - observed.")
+    go_live_date: Optional[dt.date] = pa.Field(nullable=True, description="When the neighbourhood team went live (blank: not live, or ALL).")
+    after_go_live: Optional[bool] = pa.Field(nullable=True, description="The month is the go-live month or later.")
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class ProgrammeSummary(pa.DataFrameModel):
+    neighbourhood_code: str = pa.Field(description="Neighbourhood code (neighbourhoods with a go-live date).")
+    measure: str = pa.Field(isin=MEASURES, description=MEASURE)
+    age_group: str = pa.Field(isin=AGE_GROUPS, description="all, 65+ or 75+.")
+    method: str = pa.Field(isin=METHODS, description=METHOD)
+    go_live_date: dt.date = pa.Field(description="When the neighbourhood team went live.")
+    months: int = pa.Field(ge=0, description="Whole months from the go-live month to {last_month}.")
+    first_month: dt.date = pa.Field(description="First month counted.")
+    last_month: dt.date = pa.Field(description="Last month counted.")
+    observed: int = pa.Field(ge=0, description="Activity over those months.")
+    expected: float = pa.Field(ge=0, description="Activity expected over them without the programme.")
+    avoided: float = pa.Field(description="expected - observed over the months since go-live.")
+    expected_lower: float = pa.Field(ge=0, description="95% lower limit of expected: expected x observed / observed_upper (standardised), or from draws of the time series' coefficients.")
+    expected_upper: Optional[float] = pa.Field(nullable=True, ge=0, description="95% upper limit of expected (blank for population_standardised when observed is 0).")
+    observed_lower: float = pa.Field(ge=0, description="95% lower limit of the summed observed count (Byar's method).")
+    observed_upper: float = pa.Field(ge=0, description="95% upper limit of the summed observed count (Byar's method).")
+    avoided_lower: float = pa.Field(description="95% lower limit of avoided: expected - observed_upper (standardised), or expected_lower - observed (time series).")
+    avoided_upper: float = pa.Field(description="95% upper limit of avoided.")
+    avoided_pct: Optional[float] = pa.Field(nullable=True, description="avoided as a percentage of expected.")
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class CohortFollowup(pa.DataFrameModel):
+    neighbourhood_code: str = pa.Field(description=NEIGHBOURHOOD)
+    measure: str = pa.Field(isin=["unplanned_activity"], description="unplanned_activity: ED attendances (categories 1-3) plus emergency admissions.")
+    cohort_identified_on: dt.date = pa.Field(description="The cohort: high intensity users in the 12 months to this date (as-of minus 12 months), in the population then.")
+    comparison_identified_on: Optional[dt.date] = pa.Field(nullable=True, description="The comparison cohort, identified the same way 12 months earlier still (blank when the data do not reach back 36 months).")
+    people: int = pa.Field(ge=0, description="People in the cohort.")
+    activity_before: int = pa.Field(ge=0, description="Their unplanned activity in the 12 months to cohort_identified_on.")
+    activity_after: int = pa.Field(ge=0, description="Their unplanned activity in the 12 months after it.")
+    comparison_people: int = pa.Field(ge=0, description="People in the comparison cohort.")
+    comparison_activity_before: int = pa.Field(ge=0, description="The comparison cohort's unplanned activity in the 12 months to its date.")
+    comparison_activity_after: int = pa.Field(ge=0, description="... and in the 12 months after.")
+    change_pct: Optional[float] = pa.Field(nullable=True, description="activity_after against activity_before, percent. A fall is expected whatever the programme does: people picked for a heavy year use less the next (regression to the mean).")
+    expected_change_pct: Optional[float] = pa.Field(nullable=True, description="The same change for the comparison cohort: what regression to the mean gives without the programme.")
+    net_change_pct: Optional[float] = pa.Field(nullable=True, description="change_pct - expected_change_pct: the change not explained by regression to the mean.")
+    net_change_lower: Optional[float] = pa.Field(nullable=True, description="95% lower limit of net_change_pct (bootstrap of people).")
+    net_change_upper: Optional[float] = pa.Field(nullable=True, description="95% upper limit of net_change_pct.")
+    live_through_followup: Optional[bool] = pa.Field(nullable=True, description="The team went live on or before cohort_identified_on (blank for ALL).")
+    net_change_vs_not_live_pct: Optional[float] = pa.Field(nullable=True, description="For live neighbourhoods (and ALL: all live ones pooled): net_change_pct minus that of the neighbourhoods not live, pooled.")
+    net_change_vs_not_live_lower: Optional[float] = pa.Field(nullable=True, description="95% lower limit of net_change_vs_not_live_pct.")
+    net_change_vs_not_live_upper: Optional[float] = pa.Field(nullable=True, description="95% upper limit of net_change_vs_not_live_pct.")
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class SocialCareProfile(pa.DataFrameModel):
+    neighbourhood_code: str = pa.Field(description=NEIGHBOURHOOD)
+    group: str = pa.Field(isin=["himsu", "hiu_not_himsu", "rest"], description="himsu (high intensity users of 2+ services), hiu_not_himsu (of one service), rest (everyone else in the population with a social care event from {window_start} to {window_end}).")
+    people: int = pa.Field(ge=0, description="People in the group.")
+    people_in_social_care: int = pa.Field(ge=0, description="Of them, with a social care event from {window_start} to {window_end} or a service open then.")
+    people_in_social_care_pct: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="people_in_social_care as a percentage of people.")
+    requests: int = pa.Field(ge=0, description="Social care requests they made in the window.")
+    repeat_request_people: int = pa.Field(ge=0, description="People with 2 or more requests in the window.")
+    repeat_request_pct: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="repeat_request_people as a percentage of people_in_social_care.")
+    reviews: int = pa.Field(ge=0, description="Social care reviews in the window.")
+    unplanned_reviews: int = pa.Field(ge=0, description="Of them, for an unplanned reason ('Unplanned - ...').")
+    unplanned_review_pct: Optional[float] = pa.Field(nullable=True, ge=0, le=100, description="unplanned_reviews as a percentage of reviews.")
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+def empty_frame(model: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """No rows, the model's columns and types: a metric that cannot be calculated this run."""
+    return pl.DataFrame(schema={name: column.dtype.type for name, column in model.to_schema().columns.items()})

@@ -1,0 +1,97 @@
+"""Cohort follow-up (regression to the mean netted out) and the social care profile, on tiny
+hand-made tables."""
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from cohorts.period import Period
+from metrics.followup import build_cohort_followup, covered_cohorts
+from metrics.social_care_profile import build_social_care_profile
+
+D = dt.date
+
+
+def followup(rows: list[tuple], go_live: dict) -> pl.DataFrame:
+    conn = duckdb.connect()
+    frame = pl.DataFrame(rows, schema=["cohort", "identified_on", "person_id", "neighbourhood_code", "before", "after"], orient="row")
+    conn.register("people", frame)
+    conn.execute("CREATE TABLE cohort_followup_people AS SELECT * FROM people")
+    return build_cohort_followup(conn, go_live)
+
+
+def cohort(name: str, code: str, pairs: list[tuple[int, int]], start: int = 0) -> list[tuple]:
+    day = D(2024, 3, 31) if name == "current" else D(2023, 3, 31)
+    return [(name, day, f"{name}{code}{start + i}", code, b, a) for i, (b, a) in enumerate(pairs)]
+
+
+def test_a_fall_as_big_as_the_earlier_cohorts_is_no_net_change():
+    rows = cohort("current", "north", [(10, 6)] * 20) + cohort("earlier", "north", [(10, 6)] * 20)
+    row = followup(rows, {"north": None}).filter(pl.col("neighbourhood_code") == "north").row(0, named=True)
+    assert (row["people"], row["activity_before"], row["activity_after"]) == (20, 200, 120)
+    assert row["change_pct"] == pytest.approx(-40) and row["expected_change_pct"] == pytest.approx(-40)
+    assert row["net_change_pct"] == pytest.approx(0)
+    assert row["net_change_lower"] <= 0 <= row["net_change_upper"]
+
+
+def test_a_fall_beyond_regression_to_the_mean_shows_with_its_interval():
+    rng = np.random.default_rng(1)
+    current = [(10, int(a)) for a in rng.poisson(4, 200)]  # -60%
+    earlier = [(10, int(a)) for a in rng.poisson(7, 200)]  # -30%: what selection alone gives
+    rows = cohort("current", "north", current) + cohort("earlier", "north", earlier)
+    row = followup(rows, {"north": D(2024, 1, 1)}).filter(pl.col("neighbourhood_code") == "north").row(0, named=True)
+    assert row["net_change_pct"] == pytest.approx(-30, abs=5)
+    assert row["net_change_lower"] < row["net_change_pct"] < row["net_change_upper"] < 0
+
+
+def test_live_neighbourhoods_are_compared_with_those_not_live():
+    rows = (cohort("current", "live", [(10, 5)] * 30) + cohort("earlier", "live", [(10, 7)] * 30)
+            + cohort("current", "waiting", [(10, 7)] * 30) + cohort("earlier", "waiting", [(10, 7)] * 30))
+    frame = followup(rows, {"live": D(2023, 6, 1), "waiting": None})
+    live, waiting, whole = (frame.filter(pl.col("neighbourhood_code") == c).row(0, named=True) for c in ("live", "waiting", "ALL"))
+    assert live["live_through_followup"] is True and waiting["live_through_followup"] is False
+    assert live["net_change_pct"] == pytest.approx(-20) and waiting["net_change_pct"] == pytest.approx(0)
+    assert live["net_change_vs_not_live_pct"] == pytest.approx(-20) and waiting["net_change_vs_not_live_pct"] is None
+    assert whole["people"] == 60 and whole["net_change_vs_not_live_pct"] == pytest.approx(-20)
+
+
+def test_a_cohort_needs_the_year_before_it_covered():
+    assert covered_cohorts(D(2025, 3, 31), D(2022, 4, 1)) == ("current", "earlier")
+    assert covered_cohorts(D(2025, 3, 31), D(2022, 5, 1)) == ("current",)
+    assert covered_cohorts(D(2025, 3, 31), D(2023, 5, 1)) == ()
+    assert followup([], {}).height == 0
+
+
+# --- social care profile ------------------------------------------------------------------------
+
+
+def test_social_care_profile_counts_each_group_and_the_rest_of_social_care():
+    conn = duckdb.connect()
+    conn.execute("""CREATE TABLE person_intensity AS SELECT * FROM (VALUES
+        ('h1', 'north', 2, true), ('h2', 'north', 2, true), ('u1', 'north', 1, false), ('r1', 'north', 0, false),
+        ('r2', 'north', 0, false), ('n1', 'north', 0, false)) t(person_id, neighbourhood_code, high_intensity_services, himsu)""")
+    events = [
+        ("h1", "2024-05-01", "Request", None, None), ("h1", "2024-06-01", "Request", None, None),
+        ("h1", "2024-07-01", "Review", None, True), ("h1", "2024-08-01", "Review", None, False),
+        ("u1", "2023-01-01", "Service", None, None),  # open through the window: in social care, no request
+        ("r1", "2024-05-01", "Request", None, None), ("r1", "2024-09-01", "Review", None, False),
+        ("r2", "2023-05-01", "Request", None, None),  # before the window: not in social care
+        ("n1", "2024-05-01", "Assessment", None, None),  # any event in the window counts
+    ]
+    conn.register("e", pl.DataFrame(
+        [(p, D.fromisoformat(d), "social_care", t, end, u) for p, d, t, end, u in events],
+        schema={"person_id": pl.String, "event_date": pl.Date, "service": pl.String, "event_type": pl.String,
+                "event_end_date": pl.Date, "unplanned": pl.Boolean}, orient="row"))
+    conn.execute("CREATE TABLE person_events AS SELECT * FROM e")
+    build_social_care_profile(conn, Period(D(2025, 3, 31)))
+    rows = conn.sql("SELECT * FROM social_care_profile WHERE neighbourhood_code = 'north'").pl().rows_by_key("group", named=True, unique=True)
+    assert (rows["himsu"]["people"], rows["himsu"]["people_in_social_care"], rows["himsu"]["requests"],
+            rows["himsu"]["repeat_request_people"], rows["himsu"]["reviews"], rows["himsu"]["unplanned_reviews"]) == (2, 1, 2, 1, 2, 1)
+    assert rows["himsu"]["repeat_request_pct"] == 100 and rows["himsu"]["unplanned_review_pct"] == 50
+    assert (rows["hiu_not_himsu"]["people"], rows["hiu_not_himsu"]["people_in_social_care"]) == (1, 1)
+    assert (rows["rest"]["people"], rows["rest"]["people_in_social_care"], rows["rest"]["requests"]) == (2, 2, 1)
+    whole = conn.sql("SELECT sum(people) FROM social_care_profile WHERE neighbourhood_code = 'ALL'").fetchall()[0][0]
+    assert whole == 5
