@@ -4,7 +4,6 @@ the person-level table behind the follow-up stays in the warehouse."""
 
 import base64
 import datetime as dt
-import io
 
 import dagster as dg
 import polars as pl
@@ -13,6 +12,7 @@ from assets.extracts import extract_supplied
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
 from assets.metadata import markdown_table
 from assets.model_checks import matches_model
+from metrics.charts import svg_figure
 from metrics.counterfactual import (
     ALL, COUNTERFACTUAL_MEASURES, POPULATION_STANDARDISED, build_counterfactual_cells, build_neighbourhood_activity,
     build_population_standardised, plan_months,
@@ -80,24 +80,18 @@ def monthly_neighbourhood_activity(step: Step) -> dict:
 
 def _chart(frame: pl.DataFrame, title: str) -> str:
     """Observed against expected with the observed count's 95% band, as an inline SVG image."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 3.2))
     months = frame["month"].to_list()
-    axis.fill_between(months, frame["observed_lower"], frame["observed_upper"], alpha=0.25, label="observed, 95% interval")
-    axis.plot(months, frame["observed"], marker="o", markersize=3, label="observed")
-    axis.plot(months, frame["expected"], linestyle="--", label="expected (baseline rates)")
-    axis.set_title(title, fontsize=10)
-    axis.legend(fontsize=8, frameon=False)
-    axis.tick_params(labelsize=8)
-    figure.autofmt_xdate()
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue().encode()).decode()
+    with svg_figure("counterfactual", (7, 3.2)) as (figure, axis, to_svg):
+        axis.fill_between(months, frame["observed_lower"], frame["observed_upper"], alpha=0.25, label="observed, 95% interval")
+        axis.plot(months, frame["observed"], marker="o", markersize=3, label="observed")
+        axis.plot(months, frame["expected"], linestyle="--", label="expected (baseline rates)")
+        axis.set_title(title, fontsize=10)
+        axis.legend(fontsize=8, frameon=False)
+        axis.tick_params(labelsize=8)
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        svg = to_svg()
+    encoded = base64.b64encode(svg.encode()).decode()
     return f"![{title}](data:image/svg+xml;base64,{encoded})"
 
 

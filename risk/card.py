@@ -10,12 +10,12 @@ no person's row is in the card.
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sklearn.inspection import permutation_importance
 
+from metrics.charts import svg_figure
 from risk.evaluation import by_group, evaluate
 from risk.features import FEATURE_BY_NAME
 from risk.model import Validation
@@ -169,16 +169,10 @@ def calibration_svg(card: dict) -> str | None:
     """Mean predicted probability against the observed rate by decile, the diagonal for reference."""
     if not card.get("trained"):
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     deciles = card["model"]["calibration"]["deciles"]
     predicted = [d["mean_predicted"] * 100 for d in deciles]
     observed = [d["observed_rate"] * 100 for d in deciles]
-    with matplotlib.rc_context({"svg.hashsalt": "rising-risk", "svg.fonttype": "none", "font.size": 10}):
-        figure, axes = plt.subplots(figsize=(5.5, 4.5))
+    with svg_figure("rising-risk", (5.5, 4.5)) as (figure, axes, to_svg):
         top = max(predicted + observed + [1.0]) * 1.08
         axes.plot([0, top], [0, top], color="#777777", linestyle="--", linewidth=1, label="Perfect calibration")
         axes.plot(predicted, observed, marker="o", color="#005eb8", label="Model, by decile of predicted risk")
@@ -189,7 +183,4 @@ def calibration_svg(card: dict) -> str | None:
         axes.set_title("Calibration on the validation population")
         axes.legend(loc="upper left", frameon=False)
         figure.tight_layout()
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-        plt.close(figure)
-    return buffer.getvalue()
+        return to_svg()
