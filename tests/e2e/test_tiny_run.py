@@ -192,3 +192,14 @@ def test_runs_carry_the_extract_folder_as_of_date_and_output_folder_as_tags(tmp_
     assert tags["hiu/as_of"] == "2025-01-15"
     assert tags["hiu/extracts"] == str((tmp_path / "drop").resolve())
     assert tags["hiu/output"] == str((tmp_path / "out").resolve())
+
+
+def test_a_baseline_before_the_data_fails_the_run_once_saying_which_dates_the_data_cover(tmp_path):
+    settings = HiuSettings(
+        extracts_dir=str(drop(tmp_path / "drop")), output_dir=str(tmp_path / "out"), warehouse=str(tmp_path / "w.duckdb"),
+        baseline_start="2020-01-01",
+    )
+    outcome = materialize_all(settings)
+    assert not outcome.ok and not (tmp_path / "out" / "manifest.json").exists()
+    assert all("HIU_BASELINE_START 2020-01-01" in failure for failure in outcome.failures), outcome.failures
+    assert {failure.split(":")[0] for failure in outcome.failures} <= {"monthly_population", "monthly_neighbourhood_activity"}
