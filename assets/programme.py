@@ -14,12 +14,15 @@ from assets.metadata import markdown_table
 from assets.model_checks import matches_model
 from metrics.charts import svg_figure
 from metrics.counterfactual import (
-    ALL, COUNTERFACTUAL_MEASURES, POPULATION_STANDARDISED, build_counterfactual_cells, build_neighbourhood_activity,
+    ALL, COUNTERFACTUAL_MEASURES, POPULATION_STANDARDISED, build_baseline_squares, build_counterfactual_cells,
+    build_neighbourhood_activity,
     build_population_standardised, plan_months,
 )
 from metrics.followup import build_cohort_followup, build_followup_people, covered_cohorts
 from metrics.population import build_monthly_population
-from metrics.programme import build_counterfactual_activity, go_live_dates, programme_summary
+from metrics.programme import (
+    LAST_12_MONTHS, SINCE_GO_LIVE, build_counterfactual_activity, go_live_dates, programme_summary,
+)
 from metrics.social_care_profile import build_social_care_profile
 from risk.steps import data_start
 from schemas.programme import CohortFollowup, CounterfactualActivity, ProgrammeSummary, SocialCareProfile, empty_frame
@@ -100,12 +103,14 @@ def _chart(frame: pl.DataFrame, title: str) -> str:
     model=CounterfactualActivity,
     preview=True,
     kinds=("duckdb", "statsmodels"),
-    deps=["monthly_population", "monthly_neighbourhood_activity", "stg_practices", *COVERAGE],
+    # person_events: the limits of the summary count people, not events, as what varies
+    deps=["monthly_population", "monthly_neighbourhood_activity", "person_events", "stg_population", "stg_practices",
+          *COVERAGE],
     description=(
         "Activity each neighbourhood (and ALL) would have had month by month without the programme: "
         "population_standardised (baseline rates by sex and age band applied to the population now, Byar limits) "
         "and, where a go-live date is known, an interrupted time series (statsmodels). Also `programme_summary`: "
-        "activity avoided since go-live with its limits."
+        "activity avoided over the last 12 months and since go-live, with limits that carry the baseline's noise."
     ),
 )
 def counterfactual_activity(step: Step) -> dict:
@@ -118,10 +123,12 @@ def counterfactual_activity(step: Step) -> dict:
         _write(step, "programme_summary", empty_frame(ProgrammeSummary))
         return {"why_none": why}
     build_counterfactual_cells(step.conn)
-    build_population_standardised(step.conn, months.baseline_first, months.last)
+    squares = "counterfactual_baseline_squares"
+    build_baseline_squares(step.conn, months.baseline_first, table=squares)
+    build_population_standardised(step.conn, months.baseline_first, months.last, squares=squares)
     frame, fits = build_counterfactual_activity(step.conn, months.baseline_first, months.last, go_live)
     _write(step, "counterfactual_activity", frame)
-    summary = programme_summary(frame, fits)
+    summary = programme_summary(step.conn, months, go_live, fits)
     _write(step, "programme_summary", summary)
     area = frame.filter(pl.col("neighbourhood_code") == ALL, pl.col("method") == POPULATION_STANDARDISED, pl.col("age_group") == "65+")
     charts = {
@@ -130,17 +137,21 @@ def counterfactual_activity(step: Step) -> dict:
         )
         for measure in ("emergency_admissions", "ed_attendances")
     }
-    headline = summary.filter(pl.col("age_group") == "65+", pl.col("method") == POPULATION_STANDARDISED).select(
-        "neighbourhood_code", "measure", "go_live_date", "months", "observed", pl.col("expected").round(0),
+    standardised = summary.filter(pl.col("method") == POPULATION_STANDARDISED)
+    headline = standardised.filter(
+        pl.col("age_group") == "65+", pl.col("measure").is_in(["ed_attendances", "emergency_admissions"]),
+    ).select(
+        "neighbourhood_code", "period", "measure", "go_live_date", "months", "observed", pl.col("expected").round(0),
         pl.col("avoided").round(0), pl.col("avoided_lower").round(0), pl.col("avoided_upper").round(0),
     )
-    avoided = summary.filter(pl.col("age_group") == "all", pl.col("method") == POPULATION_STANDARDISED)
+    whole_area = standardised.filter(pl.col("neighbourhood_code") == ALL, pl.col("age_group") == "all")
     return {
         "baseline": f"{months.baseline_first} to {months.baseline_last}",
         "months_reported": months.reported,
         "neighbourhoods_live": sum(day is not None for day in go_live.values()),
-        **{f"avoided_since_go_live_{m}": float(avoided.filter(pl.col("measure") == m)["avoided"].sum())
-           for m in ("ed_attendances", "emergency_admissions")},
+        # aggregates of whole neighbourhoods: plotted across runs in the UI
+        **{f"avoided_{period}_{m}": float(whole_area.filter(pl.col("measure") == m, pl.col("period") == period)["avoided"].sum())
+           for period in (LAST_12_MONTHS, SINCE_GO_LIVE) for m in ("ed_attendances", "emergency_admissions")},
         "programme_summary_65_plus": dg.MetadataValue.md(markdown_table(headline)),
         **charts,
     }

@@ -104,6 +104,27 @@ def last_whole_month(as_of: dt.date) -> dt.date:
     return month_start(as_of) if as_of == month_end(as_of) else month_start(month_start(as_of) - dt.timedelta(days=1))
 
 
+def person_activity_sql(
+    first_month: dt.date, last_month: dt.date, events: str = "person_events", population: str = "stg_population",
+    practices: str = "stg_practices",
+) -> str:
+    """SQL: person_id, neighbourhood_code, month, sex, age_band and each of `COUNTERFACTUAL_MEASURES`,
+    per person and month from `first_month` to `last_month`: each event in the neighbourhood of the
+    practice its person was registered with on its date, the person aged on the month's first day."""
+    window = f"e.event_date BETWEEN {sql_date(month_start(first_month))} AND {sql_date(month_end(last_month))}"
+    month = "CAST(date_trunc('month', e.event_date) AS DATE)"
+    return f"""
+        SELECT e.person_id, pr.neighbourhood_code, {month} AS month, coalesce(p.sex, 'U') AS sex,
+               {age_band_sql(age_on(month))} AS age_band,
+               {measure_columns(measures=COUNTERFACTUAL_MEASURES)}
+        FROM {events} e
+        JOIN {population} p USING (person_id)
+        JOIN {practices} pr USING (practice_code)
+        WHERE {window} AND ({counted_by_any_measure(COUNTERFACTUAL_MEASURES)}) AND {in_population_on('e.event_date')}
+        GROUP BY ALL
+    """
+
+
 def build_neighbourhood_activity(
     conn: duckdb.DuckDBPyConnection,
     first_month: dt.date,
@@ -114,20 +135,48 @@ def build_neighbourhood_activity(
     table: str = "monthly_neighbourhood_activity",
 ) -> int:
     """`table`: neighbourhood_code, month, sex, age_band and each of `COUNTERFACTUAL_MEASURES`."""
-    window = f"e.event_date BETWEEN {sql_date(month_start(first_month))} AND {sql_date(month_end(last_month))}"
-    month = "CAST(date_trunc('month', e.event_date) AS DATE)"
+    sums = ", ".join(f"sum({m})::BIGINT AS {m}" for m in COUNTERFACTUAL_MEASURES)
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {table} AS
-        SELECT pr.neighbourhood_code, {month} AS month, coalesce(p.sex, 'U') AS sex,
-               {age_band_sql(age_on(month))} AS age_band,
-               {measure_columns(measures=COUNTERFACTUAL_MEASURES)}
-        FROM {events} e
-        JOIN {population} p USING (person_id)
-        JOIN {practices} pr USING (practice_code)
-        WHERE {window} AND ({counted_by_any_measure(COUNTERFACTUAL_MEASURES)}) AND {in_population_on('e.event_date')}
+        SELECT neighbourhood_code, month, sex, age_band, {sums}
+        FROM ({person_activity_sql(first_month, last_month, events, population, practices)})
         GROUP BY ALL
         ORDER BY neighbourhood_code, month, sex, age_band
+        """
+    )
+    return row_count(conn, table)
+
+
+def _person_squares_sql(activity: str, groups: str) -> str:
+    """SQL over `activity` (person-level rows with the measure columns): per `groups` and measure,
+    the sum over people of the square of their activity (their own total within the group)."""
+    per_person = ", ".join(f"sum({m}) AS {m}" for m in COUNTERFACTUAL_MEASURES)
+    return f"""
+        WITH people AS (SELECT {groups}, person_id, {per_person} FROM {activity} GROUP BY ALL),
+        long AS (UNPIVOT people ON {", ".join(COUNTERFACTUAL_MEASURES)} INTO NAME measure VALUE activity)
+        SELECT {groups}, measure, sum(activity * activity)::DOUBLE AS squares FROM long GROUP BY ALL
+    """
+
+
+def build_baseline_squares(
+    conn: duckdb.DuckDBPyConnection,
+    baseline_start: dt.date,
+    events: str = "person_events",
+    population: str = "stg_population",
+    practices: str = "stg_practices",
+    table: str = "counterfactual_baseline_squares",
+) -> int:
+    """`table`: neighbourhood_code, sex, age_band, measure, squares: each baseline cell's sum over
+    people of their baseline activity squared, the variance of the cell's count when people, not
+    events, are what vary (a person with 12 admissions in the baseline year may have none the next)."""
+    first, last = baseline_months(baseline_start)
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        SELECT * FROM ({_person_squares_sql(f"({person_activity_sql(first, last, events, population, practices)})",
+                                            "neighbourhood_code, sex, age_band")})
+        ORDER BY ALL
         """
     )
     return row_count(conn, table)
@@ -185,23 +234,48 @@ def build_population_standardised(
     last_month: dt.date,
     cells: str = "counterfactual_cells",
     table: str = "counterfactual_standardised",
+    cell_table: str = "counterfactual_cell_expected",
+    squares: str | None = None,
 ) -> int:
     """`table`: neighbourhood_code (and ALL), month, measure, age_group, population, observed,
-    expected, for every month after the baseline to `last_month` (see the module)."""
+    expected, for every month after the baseline to `last_month` (see the module).
+
+    `cell_table` keeps the cells behind it, baseline months included: neighbourhood_code, month,
+    sex, age_band, measure, population, observed, expected, weight (population x month factor) and
+    rate_variance (the variance of the cell's baseline rate, people varying: `squares` over the
+    squared person-months; with `squares` None, each event as if its own person's: Poisson), from
+    which `standardised_totals` works out how uncertain a total of expected activity is."""
     first, last = baseline_months(baseline_start)
+    squares_of = (
+        f"LEFT JOIN {squares} q USING (neighbourhood_code, sex, age_band, measure)" if squares
+        else "LEFT JOIN (SELECT NULL AS squares) q ON FALSE"
+    )
+    poisson = "" if squares else "sum(b.observed), "
     conn.execute(
         f"""
-        CREATE OR REPLACE TABLE {table} AS
+        CREATE OR REPLACE TABLE {cell_table} AS
         WITH baseline AS (SELECT * FROM {cells} WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}),
+        cell_squares AS (
+            SELECT b.neighbourhood_code, b.sex, b.age_band, b.measure,
+                   coalesce(any_value(q.squares), {poisson}0) AS squares
+            FROM baseline b {squares_of}
+            GROUP BY ALL
+        ),
         area AS (
-            SELECT sex, age_band, measure, sum(observed) / nullif(sum(population), 0) AS rate
-            FROM baseline GROUP BY ALL
+            SELECT b.sex, b.age_band, b.measure, sum(b.observed) / nullif(sum(b.population), 0) AS rate,
+                   any_value(q.squares) / power(nullif(sum(b.population), 0), 2) AS rate_variance
+            FROM baseline b
+            JOIN (SELECT sex, age_band, measure, sum(squares) AS squares FROM cell_squares GROUP BY ALL) q
+              USING (sex, age_band, measure)
+            GROUP BY ALL
         ),
         own AS (
-            SELECT b.neighbourhood_code, b.sex, b.age_band, b.measure,
+            SELECT b.neighbourhood_code, b.sex, b.age_band, b.measure, sum(b.population) AS person_months,
+                   any_value(q.squares) AS squares,
                    (sum(b.observed) + {PRIOR_PERSON_MONTHS} * any_value(coalesce(a.rate, 0)))
                    / (sum(b.population) + {PRIOR_PERSON_MONTHS}) AS rate
             FROM baseline b JOIN area a USING (sex, age_band, measure)
+            JOIN cell_squares q USING (neighbourhood_code, sex, age_band, measure)
             GROUP BY ALL
         ),
         -- The area's month-of-year pattern: its baseline activity in that month against what its
@@ -212,17 +286,31 @@ def build_population_standardised(
             FROM baseline b JOIN area a USING (sex, age_band, measure)
             GROUP BY ALL
         ),
-        cells_expected AS (
-            SELECT l.neighbourhood_code, l.month, l.measure, l.age_band, l.population, l.observed,
+        weighted AS (
+            SELECT l.neighbourhood_code, l.month, l.sex, l.age_band, l.measure, l.population, l.observed,
+                   l.population * coalesce(s.factor, 1) AS weight,
                    -- a group the baseline never had (nobody of that sex and band then): the area's rate
-                   l.population * coalesce(o.rate, a.rate, 0) * coalesce(s.factor, 1) AS expected
+                   coalesce(o.rate, a.rate, 0) AS rate,
+                   -- the shrunk rate's count part, (own activity) / (person-months + prior)
+                   coalesce(o.squares / power(o.person_months + {PRIOR_PERSON_MONTHS}, 2),
+                            a.rate_variance, 0) AS rate_variance
             FROM {cells} l
             LEFT JOIN own o ON o.neighbourhood_code = l.neighbourhood_code AND o.sex = l.sex AND o.age_band = l.age_band
                  AND o.measure = l.measure
             LEFT JOIN area a ON a.sex = l.sex AND a.age_band = l.age_band AND a.measure = l.measure
             LEFT JOIN season s ON s.measure = l.measure AND s.month_of_year = month(l.month)
-            WHERE l.month > {sql_date(last)} AND l.month <= {sql_date(last_month)}
-        ),
+            WHERE l.month >= {sql_date(first)} AND l.month <= {sql_date(last_month)}
+        )
+        SELECT neighbourhood_code, month, sex, age_band, measure, population, observed,
+               weight * rate AS expected, weight, rate_variance
+        FROM weighted
+        ORDER BY neighbourhood_code, month, measure, sex, age_band
+        """
+    )
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH cells_expected AS (SELECT * FROM {cell_table} WHERE month > {sql_date(last)}),
         summed AS (
             SELECT neighbourhood_code, month, measure, age_group, sum(population)::BIGINT AS population,
                    sum(observed)::BIGINT AS observed, sum(expected) AS expected
@@ -249,6 +337,104 @@ def build_population_standardised(
         """
     )
     return row_count(conn, table)
+
+
+@dataclass(frozen=True)
+class TotalPeriod:
+    """Months first to last (first days) of one neighbourhood, summed as one total named `name`."""
+
+    name: str
+    neighbourhood_code: str
+    first: dt.date
+    last: dt.date
+
+
+def standardised_totals(
+    conn: duckdb.DuckDBPyConnection, periods: list[TotalPeriod], cell_table: str = "counterfactual_cell_expected",
+    events: str = "person_events", population: str = "stg_population", practices: str = "stg_practices",
+) -> pl.DataFrame:
+    """Per period, neighbourhood (and ALL: the neighbourhoods of that period added), measure and age
+    group: months, first_month, last_month, observed, expected, observed_variance, expected_se.
+
+    The people, not the events, are what vary from year to year: a frequent attender's 30
+    attendances come and go together, a long stay's bed days too. So the observed total's variance
+    is the sum over people of their own total squared (`observed_variance`), and expected_se, the
+    standard error of expected from the baseline year's own noise, is the same for the baseline
+    counts each cell's rate came from: sum over cells of (population x month factors over the
+    period)^2 x Var(rate)."""
+    if not periods:
+        return pl.DataFrame()
+    values = ", ".join(
+        f"('{p.name}', '{p.neighbourhood_code}', {sql_date(p.first)}, {sql_date(p.last)})" for p in periods
+    )
+    first, last = min(p.first for p in periods), max(p.last for p in periods)
+    frame = conn.sql(
+        f"""
+        WITH periods AS (SELECT * FROM (VALUES {values}) p(period, neighbourhood_code, first_month, last_month)),
+        picked AS (
+            SELECT p.period, p.first_month, p.last_month, c.*
+            FROM {cell_table} c JOIN periods p
+              ON c.neighbourhood_code = p.neighbourhood_code AND c.month BETWEEN p.first_month AND p.last_month
+        ),
+        per_rate AS (  -- one baseline rate: the cells of a neighbourhood, sex, band and measure
+            SELECT period, first_month, last_month, neighbourhood_code, sex, age_band, measure,
+                   sum(observed) AS observed, sum(expected) AS expected,
+                   power(sum(weight), 2) * any_value(rate_variance) AS expected_variance
+            FROM picked GROUP BY ALL
+        ),
+        grouped AS (
+            SELECT period, neighbourhood_code, measure, age_group, any_value(first_month) AS first_month,
+                   any_value(last_month) AS last_month, sum(observed)::BIGINT AS observed, sum(expected) AS expected,
+                   sum(expected_variance) AS expected_variance
+            FROM ({age_groups_sql("per_rate")}) GROUP BY ALL
+        ),
+        activity AS (
+            SELECT p.period, a.* FROM ({person_activity_sql(first, last, events, population, practices)}) a
+            JOIN periods p ON a.neighbourhood_code = p.neighbourhood_code AND a.month BETWEEN p.first_month AND p.last_month
+        ),
+        observed_squares AS ({_person_squares_sql(f"({age_groups_sql('activity')})", "period, neighbourhood_code, age_group")}),
+        whole AS (
+            SELECT g.*, coalesce(q.squares, 0) AS observed_variance
+            FROM grouped g LEFT JOIN observed_squares q USING (period, neighbourhood_code, measure, age_group)
+        )
+        SELECT * FROM whole
+        UNION ALL
+        SELECT period, '{ALL}', measure, age_group, min(first_month), max(last_month), sum(observed)::BIGINT,
+               sum(expected), sum(expected_variance), sum(observed_variance)
+        FROM whole GROUP BY ALL
+        """
+    ).pl()
+    months = pl.DataFrame(
+        [{"period": p.name, "neighbourhood_code": p.neighbourhood_code, "months": months_between(p.first, p.last) + 1}
+         for p in periods],
+        schema={"period": pl.String, "neighbourhood_code": pl.String, "months": pl.Int64},
+    )
+    months = pl.concat([months, months.group_by("period").agg(pl.col("months").max()).with_columns(
+        neighbourhood_code=pl.lit(ALL)).select(months.columns)])
+    return (
+        frame.join(months, on=["period", "neighbourhood_code"], how="left")
+        .with_columns(expected_se=pl.col("expected_variance").sqrt())
+        .drop("expected_variance")
+    )
+
+
+def with_total_limits(frame: pl.DataFrame, z: float = Z) -> pl.DataFrame:
+    """`frame` (observed, expected, observed_variance, expected_se: totals over periods) with avoided
+    and its 95% limits carrying both sources of noise (normal: totals of many events), the
+    counterfactual's limits (observed + avoided's), Byar's limits of the observed count and
+    dispersion (observed_variance / observed: how much lumpier than Poisson the activity is)."""
+    lower, upper = byar_limits(frame["observed"].to_numpy())
+    sd = (pl.col("observed_variance") + pl.col("expected_se") ** 2).sqrt()
+    return frame.with_columns(
+        avoided=pl.col("expected") - pl.col("observed"),
+        avoided_lower=pl.col("expected") - pl.col("observed") - z * sd,
+        avoided_upper=pl.col("expected") - pl.col("observed") + z * sd,
+        expected_lower=(pl.col("expected") - z * sd).clip(lower_bound=0),
+        expected_upper=pl.col("expected") + z * sd,
+        observed_lower=pl.Series(lower),
+        observed_upper=pl.Series(upper),
+        dispersion=pl.when(pl.col("observed") > 0).then(pl.col("observed_variance") / pl.col("observed")).otherwise(1.0),
+    )
 
 
 def byar_limits(observed: np.ndarray, z: float = Z) -> tuple[np.ndarray, np.ndarray]:

@@ -37,18 +37,24 @@ class SegmentedFit:
     level_change: float  # rate ratio at go-live
     slope_change: float  # rate ratio per month after go-live
     dispersion: float
+    months: list[dt.date]
+    observed: np.ndarray
     _params: np.ndarray
     _cov: np.ndarray
     _exog_without: np.ndarray
     _offset: np.ndarray
 
-    def total_interval(self, months: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-        """Sum of the counterfactual over the months picked by boolean `months`, and its 95% interval."""
+    def total_draws(self, months: np.ndarray, seed: int = 0) -> np.ndarray:
+        """`DRAWS` draws of the counterfactual's sum over the months picked by boolean `months`."""
         rng = np.random.default_rng(seed)
         draws = rng.multivariate_normal(self._params, self._cov, DRAWS, method="cholesky")
         linear = self._exog_without[months] @ draws.T + self._offset[months, None]
         with np.errstate(over="ignore"):
-            totals = np.exp(linear).sum(axis=0)
+            return np.exp(linear).sum(axis=0)
+
+    def total_interval(self, months: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+        """Sum of the counterfactual over the months picked by boolean `months`, and its 95% interval."""
+        totals = self.total_draws(months, seed)
         return float(self.counterfactual[months].sum()), float(np.quantile(totals, 0.025)), float(np.quantile(totals, 0.975))
 
 
@@ -97,7 +103,7 @@ def fit_segmented(observed: np.ndarray, population: np.ndarray, months: list[dt.
         family=family,
         counterfactual=np.asarray(prediction.predicted), lower=interval[:, 0], upper=interval[:, 1],
         level_change=float(np.exp(result.params[-2])), slope_change=float(np.exp(result.params[-1])),
-        dispersion=dispersion, _params=np.asarray(result.params), _cov=np.asarray(result.cov_params()),
+        dispersion=dispersion, months=list(months), observed=observed, _params=np.asarray(result.params), _cov=np.asarray(result.cov_params()),
         _exog_without=without, _offset=offset,
     )
 

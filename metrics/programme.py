@@ -1,5 +1,6 @@
 """The counterfactual tables as published: `counterfactual_activity` (both methods, month by month,
-with limits) and `programme_summary` (activity avoided since each neighbourhood's go-live).
+with limits) and `programme_summary` (activity avoided over the last 12 months and since each
+neighbourhood's go-live, with intervals that carry the baseline's noise).
 
 The standardised rows come from `metrics.counterfactual`; the interrupted time series rows are fitted
 here per neighbourhood with a go-live date, measure and age group (`metrics.its`). Both tables are
@@ -14,8 +15,10 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from cohorts.period import month_start, months_before
 from metrics.counterfactual import (
-    ALL, INTERRUPTED_TIME_SERIES, POPULATION_STANDARDISED, baseline_months, byar_limits, series_sql, with_limits,
+    ALL, INTERRUPTED_TIME_SERIES, POPULATION_STANDARDISED, Months, TotalPeriod, baseline_months,
+    byar_limits, series_sql, standardised_totals, with_limits, with_total_limits,
 )
 from metrics.its import fit_segmented
 
@@ -25,9 +28,9 @@ COLUMNS = (
     "go_live_date", "after_go_live",
 )
 SUMMARY_COLUMNS = (
-    "neighbourhood_code", "measure", "age_group", "method", "go_live_date", "months", "first_month", "last_month",
-    "observed", "expected", "avoided", "expected_lower", "expected_upper", "observed_lower", "observed_upper",
-    "avoided_lower", "avoided_upper", "avoided_pct",
+    "neighbourhood_code", "period", "measure", "age_group", "method", "go_live_date", "months", "first_month",
+    "last_month", "observed", "expected", "avoided", "expected_lower", "expected_upper", "observed_lower",
+    "observed_upper", "avoided_lower", "avoided_upper", "avoided_pct", "dispersion", "expected_se",
 )
 SEED = 20240201
 
@@ -102,39 +105,75 @@ def build_counterfactual_activity(
     return frame.select(COLUMNS).sort(order), fits
 
 
-def programme_summary(activity: pl.DataFrame, fits: dict) -> pl.DataFrame:
-    """Per neighbourhood with a go-live date, measure, age group and method: the months from go-live,
-    observed and expected activity over them, avoided with its 95% interval (Byar on the summed
-    observed count for the standardised method; coefficient draws for the time series)."""
-    after = activity.filter(pl.col("after_go_live").fill_null(False))
-    summed = after.group_by("neighbourhood_code", "measure", "age_group", "method", "go_live_date", maintain_order=True).agg(
-        months=pl.len().cast(pl.Int64), first_month=pl.col("month").min(), last_month=pl.col("month").max(),
-        observed=pl.col("observed").sum(), expected=pl.col("expected").sum(),
+LAST_12_MONTHS, SINCE_GO_LIVE = "last_12_months", "since_go_live"
+
+
+def summary_periods(months: Months, go_live: dict[str, dt.date | None]) -> list[TotalPeriod]:
+    """The last 12 reported months for every neighbourhood (fewer when fewer follow the baseline),
+    and the months from each go-live month (not before the first reported month) to the last."""
+    first_reported = months_before(months.baseline_last, -1)
+    last_12 = max(months_before(months.last, 11), first_reported)
+    periods = [TotalPeriod(LAST_12_MONTHS, code, last_12, months.last) for code in go_live]
+    for code, day in go_live.items():
+        if day is not None and month_start(day) <= months.last:
+            periods.append(TotalPeriod(SINCE_GO_LIVE, code, max(month_start(day), first_reported), months.last))
+    return periods
+
+
+def _its_totals(periods: list[TotalPeriod], fits: dict) -> pl.DataFrame:
+    """The time series' totals over each period of a neighbourhood with a fit: observed, the
+    counterfactual and its interval from draws of the coefficients (of the mean: the observed count
+    is what it is)."""
+    rows = []
+    for period in periods:
+        for (code, measure, group), fit in fits.items():
+            if fit is None or code != period.neighbourhood_code:
+                continue
+            picked = np.array([period.first <= m <= period.last for m in fit.months])
+            expected, low, high = fit.total_interval(picked, seed=SEED)
+            if not (np.isfinite(low) and np.isfinite(high)):  # draws too wide to sum: the months' own limits, added
+                low, high = float(fit.lower[picked].sum()), float(fit.upper[picked].sum())
+            observed = int(fit.observed[picked].sum())
+            lower, upper = byar_limits(np.array([observed]))
+            rows.append({
+                "period": period.name, "neighbourhood_code": code, "measure": measure, "age_group": group,
+                "method": INTERRUPTED_TIME_SERIES, "months": int(picked.sum()), "first_month": period.first,
+                "last_month": period.last, "observed": observed, "expected": expected, "avoided": expected - observed,
+                "expected_lower": low, "expected_upper": high, "observed_lower": float(lower[0]),
+                "observed_upper": float(upper[0]), "avoided_lower": low - observed, "avoided_upper": high - observed,
+                "dispersion": fit.dispersion, "expected_se": None,
+            })
+    return pl.DataFrame(rows, schema_overrides={"expected_se": pl.Float64}) if rows else pl.DataFrame()
+
+
+def programme_summary(
+    conn: duckdb.DuckDBPyConnection, months: Months, go_live: dict[str, dt.date | None], fits: dict,
+    cell_table: str = "counterfactual_cell_expected",
+) -> pl.DataFrame:
+    """Activity avoided per period (`last_12_months`: every neighbourhood and ALL; `since_go_live`:
+    neighbourhoods with a go-live date, and ALL for them pooled), measure, age group and method,
+    with its 95% interval.
+
+    population_standardised: the interval carries the baseline's own noise (each rate came from one
+    year of counts) and counts people, not events, as what varies (`standardised_totals`), not
+    only the Poisson noise of the observed count with expected fixed (Byar, as the monthly rows give
+    it): summed over a year, a neighbourhood with no programme is otherwise often "significant".
+    interrupted_time_series (neighbourhoods with a fit, no ALL): the counterfactual's interval
+    from draws of the model's coefficients."""
+    periods = summary_periods(months, go_live)
+    standardised = standardised_totals(conn, periods, cell_table)
+    standardised = with_total_limits(standardised).with_columns(method=pl.lit(POPULATION_STANDARDISED))
+    frames = [standardised.select(c for c in SUMMARY_COLUMNS if c in standardised.columns)]
+    its = _its_totals(periods, fits)
+    if its.height:
+        frames.append(its.select(frames[0].columns).cast(dict(frames[0].schema)))
+    dates = pl.DataFrame(
+        {"neighbourhood_code": list(go_live), "go_live_date": list(go_live.values())},
+        schema={"neighbourhood_code": pl.String, "go_live_date": pl.Date},
     )
-    summed = with_limits(summed)
-    its_limits = []
-    for row in summed.filter(pl.col("method") == INTERRUPTED_TIME_SERIES).iter_rows(named=True):
-        fit = fits.get((row["neighbourhood_code"], row["measure"], row["age_group"]))
-        months = activity.filter(
-            pl.col("neighbourhood_code") == row["neighbourhood_code"], pl.col("measure") == row["measure"],
-            pl.col("age_group") == row["age_group"], pl.col("method") == INTERRUPTED_TIME_SERIES,
-        )
-        n = len(fit.counterfactual)
-        post = np.zeros(n, dtype=bool)
-        post[n - months.height:] = months["after_go_live"].to_numpy().astype(bool)
-        _, low, high = fit.total_interval(post, seed=SEED)
-        if not (np.isfinite(low) and np.isfinite(high)):  # draws too wide to sum: the months' own limits, added
-            low, high = float(months["expected_lower"].filter(months["after_go_live"]).sum()), float(
-                months["expected_upper"].filter(months["after_go_live"]).sum())
-        its_limits.append({**{k: row[k] for k in ("neighbourhood_code", "measure", "age_group", "method")},
-                           "its_lower": low, "its_upper": high})
-    if its_limits:  # the time series' own interval of the expected total, and avoided from it
-        summed = summed.join(pl.DataFrame(its_limits), on=["neighbourhood_code", "measure", "age_group", "method"], how="left")
-        summed = summed.with_columns(
-            expected_lower=pl.coalesce("its_lower", "expected_lower"), expected_upper=pl.coalesce("its_upper", "expected_upper"),
-            avoided_lower=pl.coalesce(pl.col("its_lower") - pl.col("observed"), "avoided_lower"),
-            avoided_upper=pl.coalesce(pl.col("its_upper") - pl.col("observed"), "avoided_upper"),
-        ).drop("its_lower", "its_upper")
-    return summed.with_columns(
+    return pl.concat(frames).join(dates, on="neighbourhood_code", how="left").with_columns(
         avoided_pct=pl.when(pl.col("expected") > 0).then(100 * pl.col("avoided") / pl.col("expected")),
-    ).select(SUMMARY_COLUMNS).sort("neighbourhood_code", "measure", "age_group", "method")
+    ).select(SUMMARY_COLUMNS).sort(
+        pl.col("neighbourhood_code") == ALL, "neighbourhood_code", pl.col("period") != LAST_12_MONTHS, "measure",
+        "age_group", "method",
+    )

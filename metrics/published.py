@@ -11,7 +11,7 @@ import math
 import numpy as np
 import polars as pl
 
-from metrics.counterfactual import POPULATION_STANDARDISED, byar_limits
+from metrics.counterfactual import POPULATION_STANDARDISED, Z, byar_limits
 from metrics.disclosure import Count, Derived, Rate, Relation, TableRules
 
 INF = np.inf
@@ -184,15 +184,46 @@ COUNTERFACTUAL_ACTIVITY = TableRules(
     relations=counterfactual_relations,
 )
 
+def _total_sd(row: dict) -> float:
+    return float(np.sqrt(row["dispersion"] * row["observed"] + row["expected_se"] ** 2))
+
+
+def _summary_expected_limit(row: dict, upper: bool) -> float | None:
+    """The summary's standardised limits: expected -/+ 1.96 sd of avoided (`with_total_limits`), the sd
+    from the published observed count; the time series' from its draws."""
+    if row["method"] != POPULATION_STANDARDISED:
+        return row["expected_upper" if upper else "expected_lower"]
+    return row["expected"] + Z * _total_sd(row) if upper else max(row["expected"] - Z * _total_sd(row), 0.0)
+
+
+def _summary_avoided_limit(row: dict, upper: bool) -> float | None:
+    if row["method"] != POPULATION_STANDARDISED:
+        bound = row["expected_upper" if upper else "expected_lower"]
+        return None if bound is None else bound - row["observed"]
+    sign = 1 if upper else -1
+    return row["expected"] - row["observed"] + sign * Z * _total_sd(row)
+
+
+_SUMMARY_VALUES = ("method", "expected", "expected_lower", "expected_upper", "dispersion", "expected_se")
 PROGRAMME_SUMMARY = TableRules(
-    keys=("neighbourhood_code", "measure", "age_group", "method"),
+    keys=("neighbourhood_code", "period", "measure", "age_group", "method"),
     counts=(Count("observed"),),
     derived=(
-        *_limits_derived(("observed",)),
+        Derived("expected", (), lambda r: r["expected"], values=("expected",)),
+        Derived("avoided", ("observed",), lambda r: r["expected"] - r["observed"], values=("expected",)),
+        Derived("expected_lower", ("observed",), lambda r: _summary_expected_limit(r, upper=False), values=_SUMMARY_VALUES),
+        Derived("expected_upper", ("observed",), lambda r: _summary_expected_limit(r, upper=True), values=_SUMMARY_VALUES),
+        Derived("observed_lower", ("observed",), lambda r: _byar(r["observed"], upper=False)),
+        Derived("observed_upper", ("observed",), lambda r: _byar(r["observed"], upper=True)),
+        Derived("avoided_lower", ("observed",), lambda r: _summary_avoided_limit(r, upper=False), values=_SUMMARY_VALUES),
+        Derived("avoided_upper", ("observed",), lambda r: _summary_avoided_limit(r, upper=True), values=_SUMMARY_VALUES),
         Derived("avoided_pct", ("observed",), lambda r: 100 * (r["expected"] - r["observed"]) / r["expected"] if r["expected"] else None,
                 values=("expected",)),
+        # modelled from the baseline, not from the period's counts: shown as they are
+        Derived("dispersion", (), lambda r: r["dispersion"], values=("dispersion",), decimals=2),
+        Derived("expected_se", (), lambda r: r["expected_se"], values=("expected_se",)),
     ),
-    same_within={"observed": ("neighbourhood_code", "measure", "age_group")},
+    same_within={"observed": ("neighbourhood_code", "period", "measure", "age_group")},
 )
 
 

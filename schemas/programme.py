@@ -52,24 +52,27 @@ class CounterfactualActivity(pa.DataFrameModel):
 
 
 class ProgrammeSummary(pa.DataFrameModel):
-    neighbourhood_code: str = pa.Field(description="Neighbourhood code (neighbourhoods with a go-live date).")
+    neighbourhood_code: str = pa.Field(description="Neighbourhood code, or ALL (for since_go_live: the neighbourhoods with a go-live date, pooled).")
+    period: str = pa.Field(isin=["last_12_months", "since_go_live"], description="last_12_months: the 12 months to {last_month} (every neighbourhood); since_go_live: from the go-live month (or the first month after the baseline, if later) to {last_month}.")
     measure: str = pa.Field(isin=MEASURES, description=MEASURE)
     age_group: str = pa.Field(isin=AGE_GROUPS, description="all, 65+ or 75+.")
-    method: str = pa.Field(isin=METHODS, description=METHOD)
-    go_live_date: dt.date = pa.Field(description="When the neighbourhood team went live.")
-    months: int = pa.Field(ge=0, description="Whole months from the go-live month to {last_month}.")
-    first_month: dt.date = pa.Field(description="First month counted.")
+    method: str = pa.Field(isin=METHODS, description=METHOD + " The time series has no ALL row.")
+    go_live_date: Optional[dt.date] = pa.Field(nullable=True, description="When the neighbourhood team went live (blank: not live, or ALL).")
+    months: int = pa.Field(ge=0, description="Whole months counted.")
+    first_month: dt.date = pa.Field(description="First month counted (for ALL since go-live: the earliest).")
     last_month: dt.date = pa.Field(description="Last month counted.")
     observed: int = pa.Field(ge=0, description="Activity over those months.")
     expected: float = pa.Field(ge=0, description="Activity expected over them without the programme.")
-    avoided: float = pa.Field(description="expected - observed over the months since go-live.")
-    expected_lower: float = pa.Field(ge=0, description="95% lower limit of expected: expected x observed / observed_upper (standardised), or from draws of the time series' coefficients.")
-    expected_upper: Optional[float] = pa.Field(nullable=True, ge=0, description="95% upper limit of expected (blank for population_standardised when observed is 0).")
+    avoided: float = pa.Field(description="expected - observed.")
+    expected_lower: float = pa.Field(ge=0, description="95% lower limit of the activity there would have been without the programme (standardised: expected - 1.96 x the standard deviation of avoided; time series: from draws of its coefficients).")
+    expected_upper: float = pa.Field(ge=0, description="95% upper limit of the same.")
     observed_lower: float = pa.Field(ge=0, description="95% lower limit of the summed observed count (Byar's method).")
     observed_upper: float = pa.Field(ge=0, description="95% upper limit of the summed observed count (Byar's method).")
-    avoided_lower: float = pa.Field(description="95% lower limit of avoided: expected - observed_upper (standardised), or expected_lower - observed (time series).")
-    avoided_upper: float = pa.Field(description="95% upper limit of avoided.")
+    avoided_lower: float = pa.Field(description="95% lower limit of avoided (expected_lower - observed). Standardised: its standard deviation is sqrt(dispersion x observed + expected_se^2), the year's own variation and the baseline's. An interval that includes 0 shows no change the data can tell from chance.")
+    avoided_upper: float = pa.Field(description="95% upper limit of avoided (expected_upper - observed).")
     avoided_pct: Optional[float] = pa.Field(nullable=True, description="avoided as a percentage of expected.")
+    dispersion: float = pa.Field(ge=0, description="How much more the monthly counts vary than Poisson counts (standardised: from the baseline months of all neighbourhoods; time series: the model's Pearson dispersion, and a negative binomial model above 1.5).")
+    expected_se: Optional[float] = pa.Field(nullable=True, ge=0, description="Standardised: the standard error of expected from the baseline year's own noise (blank for the time series).")
 
     class Config:
         strict = True
