@@ -169,3 +169,52 @@ def expected_frailty(drop: Path, as_of: dt.date, efi_codes: Path, hfrs_weights: 
         )
         .select("person_id", "efi_deficits", "efi_category", "hfrs_tenths")
     )
+
+
+AGE_GROUPS = {"all": 0, "65+": 65, "75+": 75}
+
+
+def _registered_on(day: pl.Expr) -> pl.Expr:
+    return (
+        (pl.col("start") <= day)
+        & (pl.col("end").is_null() | (pl.col("end") > day))
+        & (pl.col("death").is_null() | (pl.col("death") > day))
+    )
+
+
+def expected_monthly_activity(drop: Path, first_month: dt.date, last_month: dt.date) -> pl.DataFrame:
+    """neighbourhood_code, month, age_group, population (people in the population on the month's
+    first day, aged then), ed_attendances and emergency_admissions (each counted in the
+    neighbourhood of its person's practice when the person was in the population on its date,
+    aged on the month's first day): what `counterfactual_activity` observes, from the files."""
+    practices = read_extract(drop, "practices").select("practice_code", "neighbourhood_code")
+    people = read_extract(drop, "population").with_columns(
+        _date("registration_start").alias("start"), _date("registration_end").alias("end"),
+        _date("date_of_death").alias("death"), pl.col("birth_year").cast(pl.Int64), pl.col("birth_month").cast(pl.Int64),
+    ).join(practices, on="practice_code").select("person_id", "neighbourhood_code", "start", "end", "death",
+                                                 "birth_year", "birth_month")
+    age = pl.col("month").dt.year() - pl.col("birth_year") - (pl.col("birth_month") > pl.col("month").dt.month()).cast(pl.Int64)
+
+    def by_group(frame: pl.DataFrame, value: str) -> pl.DataFrame:
+        return pl.concat([
+            frame.filter(age >= youngest).group_by("neighbourhood_code", "month").agg(pl.len().alias(value))
+            .with_columns(age_group=pl.lit(group)) for group, youngest in AGE_GROUPS.items()
+        ])
+
+    months = pl.DataFrame({"month": pl.date_range(first_month, last_month, "1mo", eager=True)})
+    population = by_group(people.join(months, how="cross").filter(_registered_on(pl.col("month"))), "population")
+
+    def events(name: str, column: str, counted: pl.Expr, value: str) -> pl.DataFrame:
+        rows = read_extract(drop, name).filter(counted).select("person_id", _date(column).alias("day"))
+        rows = rows.filter(pl.col("day").is_between(first_month, last_month.replace(day=28) + dt.timedelta(days=4)))
+        rows = rows.with_columns(month=pl.col("day").dt.truncate("1mo")).filter(pl.col("month") <= last_month)
+        return by_group(rows.join(people, on="person_id").filter(_registered_on(pl.col("day"))), value)
+
+    ed = events("ed_attendances", "arrival_datetime", pl.col("attendance_category").is_in(["1", "2", "3"]), "ed_attendances")
+    admissions = events("admissions", "admission_date", pl.col("admission_method").str.starts_with("2"), "emergency_admissions")
+    keys = ["neighbourhood_code", "month", "age_group"]
+    return (
+        population.join(ed, on=keys, how="full", coalesce=True).join(admissions, on=keys, how="full", coalesce=True)
+        .with_columns(pl.col("population", "ed_attendances", "emergency_admissions").fill_null(0).cast(pl.Int64))
+        .sort(keys)
+    )

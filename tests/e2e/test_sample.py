@@ -155,3 +155,20 @@ def test_frailty_scores_are_exactly_as_defined_for_every_listed_person(sample_ru
     frail = pl.concat([pl.read_parquet(p) for p in sorted(sample_run.glob("neighbourhoods/*/frailty_cohort.parquet"))])
     frail_expected = expected.join(frail.select("person_id"), on="person_id").select("person_id", "efi_deficits").sort("person_id")
     assert frail.select("person_id", "efi_deficits").sort("person_id").equals(frail_expected)
+
+
+def test_counterfactual_observed_activity_and_population_are_as_the_files_give_them(sample_run):
+    """The monthly observed counts and populations behind every standardised row, recounted by the
+    oracle from the extracts (registration on each event's date, age on each month's first day)."""
+    from tests.oracle import expected_monthly_activity
+
+    published = pl.read_parquet(sample_run / "metrics" / "counterfactual_activity.parquet").filter(
+        pl.col("method") == "population_standardised", pl.col("neighbourhood_code") != "ALL",
+        pl.col("measure").is_in(["ed_attendances", "emergency_admissions"]),
+    )
+    assert published.height > 0
+    ours = published.pivot("measure", index=["neighbourhood_code", "month", "age_group", "population"], values="observed")
+    expected = expected_monthly_activity(SAMPLE, published["month"].min(), published["month"].max())
+    keys = ["neighbourhood_code", "month", "age_group"]
+    columns = [*keys, "population", "ed_attendances", "emergency_admissions"]
+    assert ours.select(columns).sort(keys).equals(expected.select(columns).sort(keys))
