@@ -219,9 +219,10 @@ PROGRAMME_SUMMARY = TableRules(
         Derived("avoided_upper", ("observed",), lambda r: _summary_avoided_limit(r, upper=True), values=_SUMMARY_VALUES),
         Derived("avoided_pct", ("observed",), lambda r: 100 * (r["expected"] - r["observed"]) / r["expected"] if r["expected"] else None,
                 values=("expected",)),
-        # modelled from the baseline, not from the period's counts: shown as they are
-        Derived("dispersion", (), lambda r: r["dispersion"], values=("dispersion",), decimals=2),
-        Derived("expected_se", (), lambda r: r["expected_se"], values=("expected_se",)),
+        # how lumpy the activity is, from people's own totals: hidden with the count (3 admissions
+        # with a dispersion of 3 would say one person had them all)
+        Derived("dispersion", ("observed",), lambda r: r["dispersion"], values=("dispersion",)),
+        Derived("expected_se", ("observed",), lambda r: r["expected_se"], values=("expected_se",)),
     ),
     same_within={"observed": ("neighbourhood_code", "period", "measure", "age_group")},
 )

@@ -144,3 +144,25 @@ def test_with_no_change_the_intervals_hold_zero_about_95_times_in_100():
     print(f"held {sum(held)}, Byar {sum(byar)} of {len(codes)}")
     assert sum(held) >= 36, sum(held)  # 95% of 40 is 38; 36 or more
     assert sum(byar) < sum(held) - 4, (sum(byar), sum(held))
+
+
+def test_the_published_summary_works_its_limits_from_the_published_count_and_hides_them_with_it():
+    from metrics.disclosure import published
+
+    codes = {"north": None, "south": None}
+    people = [(f"{c}{i}", c) for c in codes for i in range(100)]
+    # north: 23 attendances a year from 23 people; south: 3 a year, all one woman's
+    events = [(f"north{i}", D(2022 + y, 6, 1)) for i in range(23) for y in (0, 1)]
+    events += [("south0", D(2022 + y, 6, d)) for d in (1, 2, 3) for y in (0, 1)]
+    conn, months, go_live, fits = warehouse(codes, people, events)
+    summary = programme_summary(conn, months, go_live, fits)
+    copy = ed_rows(published("programme_summary", summary))
+    true = ed_rows(summary)
+    assert copy["north"]["observed"] == "25" and true["north"]["observed"] == 23
+    sd = np.sqrt(true["north"]["dispersion"] * 25 + true["north"]["expected_se"] ** 2)
+    assert float(copy["north"]["avoided_lower"]) == pytest.approx(true["north"]["expected"] - 25 - Z * sd, abs=0.05)
+    assert float(copy["north"]["avoided"]) == pytest.approx(true["north"]["expected"] - 25, abs=0.05)
+    # south's 3 are hidden, and so is everything that would tell them: the limits and the dispersion (3: one person)
+    assert true["south"]["dispersion"] == pytest.approx(3)
+    hidden = ("observed", "avoided", "avoided_lower", "avoided_upper", "observed_lower", "dispersion", "expected_se")
+    assert all(copy["south"][c] == "*" for c in hidden), copy["south"]
