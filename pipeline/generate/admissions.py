@@ -140,5 +140,8 @@ def build_admissions(people: People, counts: Counts, cal: Calendar, tokens: pa.A
         candidate = np.flatnonzero(kind == KIND_EMERGENCY)
         kept = np.ones(n, dtype=bool)
         kept[candidate] = programme.keep("emergency_admissions", person[candidate], admit[candidate], people, cal, programme_rng)
+        # a prevented admission through ED needed no ED visit either: its (counted) attendance goes too
+        with_ed = ~kept & via_ed
+        programme.tally("ed_attendances", person[with_ed], admit[with_ed], cal)
         table, person, kind, admit, via_ed = table.filter(pa.array(kept)), person[kept], kind[kept], admit[kept], via_ed[kept]
     return Spells(table=table, person=person, kind=kind, admit=admit.astype(np.int32), via_ed=via_ed)

@@ -2,7 +2,8 @@
 once their neighbourhood team is live, so the counterfactual metrics have something true to find.
 
 Each counted ED attendance and emergency admission of a person aged 65 or over on its day, in a
-neighbourhood on or after its go-live date, is removed with probability `effect`. The uniform draws
+neighbourhood on or after its go-live date, is removed with probability `effect`; a prevented
+admission that came through ED takes its ED attendance with it (and `removed` counts that too). The uniform draws
 come from their own stream and are drawn for every event whatever the effect, so the events kept
 are the same events at every effect size, and `removed` counts exactly what was taken out.
 """
@@ -34,11 +35,16 @@ class Programme:
         u = rng.random(person.shape[0])
         age_then = people.age[person] - (cal.end - day) / 365.25
         cut = (age_then >= OLDEST_UNAFFECTED + 1) & (day >= self.go_live_day[person]) & (u < self.effect)
-        # Tally what was removed by neighbourhood and by the 12-month year it falls in (0 = the last).
-        year = ((cal.end - day[cut]) // 365).astype(np.int64)
-        for (k, y), n in Counter(zip(self.nbh[person[cut]].tolist(), year.tolist())).items():
-            self.removed[(self.codes[k], service, y)] += n
+        self.tally(service, person[cut], day[cut], cal)
         return ~cut
+
+    def tally(self, service: str, person: np.ndarray, day: np.ndarray, cal: Calendar) -> None:
+        """Count events removed (person index, day) by neighbourhood and by the 12-month year they
+        fall in (0 = the last): those `keep` cuts, and the ED attendances that led to a prevented
+        admission, which go with it."""
+        year = ((cal.end - day) // 365).astype(np.int64)
+        for (k, y), n in Counter(zip(self.nbh[person].tolist(), year.tolist())).items():
+            self.removed[(self.codes[k], service, y)] += n
 
     def summary(self) -> dict:
         """Events removed per neighbourhood and service in the last 12 months and over the window."""

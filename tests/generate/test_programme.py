@@ -54,6 +54,17 @@ def test_the_effect_removes_exactly_the_events_it_reports(drops):
     assert live.isdisjoint(code for (code,) in practices)  # no neighbourhood without a go-live date lost anything
 
 
+def test_the_ed_attendances_removed_are_all_reported_those_of_prevented_admissions_too(drops):
+    (none_folder, none), (cut_folder, cut) = drops[0.0], drops[0.3]
+    counted = "SELECT count(*) FROM ed_attendances WHERE attendance_category IN ('1', '2', '3')"
+    planned = "SELECT count(*) FROM ed_attendances WHERE attendance_category = '4'"
+    conn_none, conn_cut = connection(none_folder), connection(cut_folder)
+    reported = sum(s.get("ed_attendances", 0) for s in cut["programme"]["whole_window"].values())
+    assert reported > 0
+    assert conn_none.execute(counted).fetchall()[0][0] - conn_cut.execute(counted).fetchall()[0][0] == reported
+    assert conn_none.execute(planned).fetchall() == conn_cut.execute(planned).fetchall()
+
+
 def test_only_people_65_and_over_after_go_live_lose_activity(drops):
     conn_none, conn_cut = connection(drops[0.0][0]), connection(drops[0.3][0])
     query = """
