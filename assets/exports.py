@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from assets.extracts import extract_supplied
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
 from assets.programme import programme_months
+from metrics.cards import cohort_followup_card
 from metrics.counterfactual import BaselineError
 from cohorts.period import month_end
 from metrics.data_quality import build_report, render_markdown
@@ -261,7 +262,8 @@ def rising_risk_model_card(step: Step) -> dict:
         "`metrics/service_concentration`, `frailty_summary`, `counterfactual_activity`, `programme_summary`, "
         "`cohort_followup` and `social_care_profile`, each as `.parquet` and `.csv`, with a `_dictionary.csv` "
         "beside each, and disclosure-controlled copies in `metrics/published/` (counts 1-7 as `*`, others to the "
-        "nearest 5, rates and derived figures from the published counts)."
+        "nearest 5, rates and derived figures from the published counts); `metrics/cohort_followup.md`, the "
+        "follow-up's card in plain words (why a fall in a high-use cohort is not an effect on its own)."
     ),
 )
 def metric_files(step: Step) -> dict:
@@ -282,7 +284,13 @@ def metric_files(step: Step) -> dict:
             folder / "published" / f"{table}_dictionary.csv", include_bom=True
         )
         rows[table] = frame.height
-    return {"rows": dg.MetadataValue.json(rows), "withheld_from_published": dg.MetadataValue.json(withheld)}
+        if table == "cohort_followup":  # its card, in plain words, from the published figures
+            card = cohort_followup_card(safe, step.period.as_of, step.thresholds)
+            (folder / "cohort_followup.md").write_text(card)
+    return {
+        "rows": dg.MetadataValue.json(rows), "withheld_from_published": dg.MetadataValue.json(withheld),
+        "cohort_followup_card": dg.MetadataValue.md(card),
+    }
 
 
 @warehouse_check(

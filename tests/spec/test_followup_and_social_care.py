@@ -95,3 +95,18 @@ def test_social_care_profile_counts_each_group_and_the_rest_of_social_care():
     assert (rows["rest"]["people"], rows["rest"]["people_in_social_care"], rows["rest"]["requests"]) == (2, 2, 1)
     whole = conn.sql("SELECT sum(people) FROM social_care_profile WHERE neighbourhood_code = 'ALL'").fetchall()[0][0]
     assert whole == 5
+
+
+def test_the_followup_card_says_a_fall_is_not_an_effect_and_shows_the_published_figures():
+    from cohorts.hiu import Thresholds
+    from metrics.cards import cohort_followup_card
+    from metrics.disclosure import published
+
+    rows = (cohort("current", "north", [(3, 1)] * 40) + cohort("earlier", "north", [(3, 1)] * 30)
+            + cohort("current", "south", [(4, 2)] * 3) + cohort("earlier", "south", [(4, 2)] * 3))
+    safe = published("cohort_followup", followup(rows, {"north": None, "south": None}))
+    card = cohort_followup_card(safe, D(2025, 3, 31), Thresholds())
+    assert "is not, on its own, an effect of the programme" in card and "regression to the mean" in card
+    north = safe.filter(pl.col("neighbourhood_code") == "north").row(0, named=True)
+    assert f"| north | no | {north['people']} | {north['change_pct']} |" in card
+    assert "| south | no | * |" in card  # 3 people: hidden in the card as in the published file
