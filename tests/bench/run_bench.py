@@ -7,7 +7,10 @@ bench-results/latest.md (and .json). Never run as a test: timings belong here, n
 3. `hiu run` on the 1,000,000-person drop, each step timed from the Dagster event log: the rising-risk
    steps (features, model and card, scores, lists and their files) at most 60 s of it (issue 9); and
    those steps alone on a copy of its warehouse, whose peak memory over the same process with only the
-   libraries loaded is what they can add to a run's peak (target: 1.5 GB).
+   libraries loaded is what they can add to a run's peak (target: 1.5 GB); and the programme
+   metrics' steps (issue 10) at most 30 s of it.
+4. The social care profile of the 465,000 run: HIMSU with more repeat requests and a higher share
+   of unplanned reviews than the rest of the social care population (Dorset).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def main() -> None:
     results["run_465k_warm"] = timed(run, env={"DAGSTER_HOME": ""})
     values = figures(output)
     results["figures"] = {name: {"value": values[name], "band": BANDS[name], "in_band": in_band(name, values[name])} for name in BANDS}
+    results["social_care_465k"] = social_care_profile(output)
     results["targets"] = {
         "generate_1m_within_90s": results["generate_1m"]["seconds"] <= 90,
         "run_465k_within_60s": results["run_465k_cold"]["seconds"] <= 60,
@@ -76,6 +80,8 @@ def main() -> None:
         "every_figure_in_band": all(f["in_band"] for f in results["figures"].values()),
         "rising_risk_1m_within_60s": results["rising_risk_1m"]["seconds_in_run"] <= 60,
         "rising_risk_1m_adds_within_1_5gb": results["rising_risk_1m"]["added_peak_mb"] <= 1536,
+        "programme_metrics_1m_within_30s": results["programme_1m"]["seconds_in_run"] <= 30,
+        "himsu_more_repeat_requests_and_unplanned_reviews_465k": results["social_care_465k"]["dorset_pattern"],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -86,6 +92,27 @@ def main() -> None:
 
 
 RISK_STEPS = ("risk_features", "rising_risk", "neighbourhood_rising_risk_files")
+# Issue 10's metrics: their assets (and checks), and the metric files step that writes them all.
+PROGRAMME_STEPS = ("monthly_population", "monthly_neighbourhood_activity", "counterfactual_activity", "cohort_followup",
+                   "social_care_profile", "metric_files")
+
+
+def social_care_profile(output: Path) -> dict:
+    """Dorset's finding, read back from metrics/social_care_profile (whole area): HIMSU nearly half in
+    the social care data, more repeat requests and a higher share of unplanned reviews than the rest
+    of the social care population."""
+    import polars as pl
+
+    rows = pl.read_parquet(output / "metrics" / "social_care_profile.parquet").filter(
+        pl.col("neighbourhood_code") == "ALL").rows_by_key("group", named=True, unique=True)
+    himsu, rest = rows["himsu"], rows["rest"]
+    return {
+        "himsu_in_social_care_pct": round(himsu["people_in_social_care_pct"], 1),
+        "repeat_request_pct": {"himsu": round(himsu["repeat_request_pct"], 1), "rest": round(rest["repeat_request_pct"], 1)},
+        "unplanned_review_pct": {"himsu": round(himsu["unplanned_review_pct"], 1), "rest": round(rest["unplanned_review_pct"], 1)},
+        "dorset_pattern": himsu["repeat_request_pct"] > rest["repeat_request_pct"]
+        and himsu["unplanned_review_pct"] > rest["unplanned_review_pct"],
+    }
 
 
 def rising_risk_at_1m(drop: Path) -> dict:
@@ -105,6 +132,7 @@ def rising_risk_at_1m(drop: Path) -> dict:
         env={**os.environ, "DAGSTER_HOME": str(home)}, cwd=ROOT,
     ).stdout)
     risk = {k: v for k, v in steps.items() if k.startswith(RISK_STEPS)}
+    programme = {k: v for k, v in steps.items() if k.startswith(PROGRAMME_STEPS)}
     printed_alone: list[str] = []
     alone = timed([sys.executable, "-m", "tests.bench.risk_steps", str(warehouse)], output=printed_alone)
     python_peak = json.loads(printed_alone[0].strip().splitlines()[-1])["python_peak_mb"]
@@ -112,6 +140,7 @@ def rising_risk_at_1m(drop: Path) -> dict:
     return {
         "run_1m": run,
         "steps_1m": steps,
+        "programme_1m": {"steps": programme, "seconds_in_run": round(sum(programme.values()), 1)},
         "rising_risk_1m": {
             "steps": risk,
             "seconds_in_run": round(sum(risk.values()), 1),
@@ -136,6 +165,16 @@ def markdown(results: dict, values: dict) -> str:
               f"{risk['libraries_only']['peak_rss_mb']} MB with only the libraries loaded (that difference also counts "
               f"DuckDB's capped buffer pool, which a run already has); their own Python allocations peak at "
               f"{risk['added_peak_mb']} MB, what they add on top of the pool."]
+    programme = results["programme_1m"]
+    lines += ["", "Counterfactual activity, cohort follow-up and social care profile at 1,000,000 people (issue 10; "
+              "seconds per step, metric_files writing every metrics file):", "", "| step | seconds |", "| --- | ---: |"]
+    lines += [f"| {k} | {v} |" for k, v in programme["steps"].items()]
+    lines += [f"| **all** | **{programme['seconds_in_run']}** |"]
+    care = results["social_care_465k"]
+    lines += ["", f"Social care profile at 465,000 people (whole area): HIMSU in the social care data "
+              f"{care['himsu_in_social_care_pct']}%; repeat requests {care['repeat_request_pct']['himsu']}% of HIMSU "
+              f"in social care against {care['repeat_request_pct']['rest']}% of the rest; unplanned reviews "
+              f"{care['unplanned_review_pct']['himsu']}% against {care['unplanned_review_pct']['rest']}%."]
     lines += ["", f"Population on the as-of date: {values['population']:,}; HIMSU people: {values['himsu_people']:,}", "", "| figure | value | band | in band |", "| --- | ---: | --- | --- |"]
     for name, figure in results["figures"].items():
         lines.append(f"| {name} | {figure['value']:.3f} | {figure['band'][0]} to {figure['band'][1]} | {'yes' if figure['in_band'] else 'NO'} |")
