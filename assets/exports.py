@@ -384,7 +384,7 @@ def published_outputs(step: Step) -> dict:
         raise RuntimeError(f"nothing to publish in {run_dir}: materialise the export assets in the same run")
     manifest = build_manifest(step, outputs)
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    step.conn.close()  # the warehouse file is switched below: no connection may be open
+    # switch() closes the run's connection first: the warehouse file is renamed
     moved = step.warehouse.switch(lambda: publish(run_dir, step.settings.output_path))
     step.log.info(f"published {len(moved)} files to {step.settings.output_path.resolve()}")
     return {
