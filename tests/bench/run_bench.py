@@ -58,8 +58,11 @@ def main() -> None:
 
     big = WORK / "drop-1m"
     shutil.rmtree(big, ignore_errors=True)
-    results["generate_1m"] = timed([HIU, "generate", "--population", "1000000", "--seed", str(SEED), "--out", str(big), "--no-progress"])
+    said: list[str] = []
+    results["generate_1m"] = timed([HIU, "generate", "--population", "1000000", "--seed", str(SEED), "--out", str(big),
+                                    "--no-progress"], output=said)
     results.update(rising_risk_at_1m(big))
+    results["programme_effect_1m"] = programme_effect(WORK / "outputs-1m", injected_by_generate(said[0]))
     shutil.rmtree(big, ignore_errors=True)
 
     drop, output, warehouse = WORK / "drop-465k", WORK / "outputs", WORK / "warehouse.duckdb"
@@ -82,6 +85,8 @@ def main() -> None:
         "rising_risk_1m_adds_within_1_5gb": results["rising_risk_1m"]["added_peak_mb"] <= 1536,
         "programme_metrics_1m_within_30s": results["programme_1m"]["seconds_in_run"] <= 30,
         "himsu_more_repeat_requests_and_unplanned_reviews_465k": results["social_care_465k"]["dorset_pattern"],
+        "programme_effect_found_within_35pct_1m": results["programme_effect_1m"]["treated_within_35pct"],
+        "no_effect_found_where_not_live_1m": results["programme_effect_1m"]["untreated_hold_zero"],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -95,6 +100,44 @@ RISK_STEPS = ("risk_features", "rising_risk", "neighbourhood_rising_risk_files")
 # Issue 10's metrics: their assets (and checks), and the metric files step that writes them all.
 PROGRAMME_STEPS = ("monthly_population", "monthly_neighbourhood_activity", "counterfactual_activity", "cohort_followup",
                    "social_care_profile", "metric_files")
+
+
+def injected_by_generate(printed: str) -> dict[str, int]:
+    """What `hiu generate` says it removed in the last 12 months, per neighbourhood (ED attendances
+    and emergency admissions of people 65+ added)."""
+    line = next((l for l in printed.splitlines() if l.startswith("programme effect")), "")
+    removed = {}
+    for part in line.split("last 12 months: ", 1)[-1].split("; ") if line else []:
+        code, services = part.split(" ", 1)
+        removed[code] = sum(int(n.strip().split(" ")[0].replace(",", "")) for n in services.split(", "))
+    return removed
+
+
+def programme_effect(output: Path, injected: dict[str, int]) -> dict:
+    """Issue 10's done-when on the 1M drop: population_standardised activity avoided over the last 12
+    months (ED attendances and emergency admissions, 65+) within 35% of what was cut where it was
+    cut, and an interval holding 0 where the team is not live."""
+    import polars as pl
+
+    summary = pl.read_parquet(output / "metrics" / "programme_summary.parquet").filter(
+        pl.col("method") == "population_standardised", pl.col("period") == "last_12_months", pl.col("age_group") == "65+",
+        pl.col("measure").is_in(["ed_attendances", "emergency_admissions"]), pl.col("neighbourhood_code") != "ALL",
+    )
+    rows = {}
+    for code, part in summary.group_by("neighbourhood_code"):
+        avoided = float(part["avoided"].sum())
+        half = float((((part["avoided_upper"] - part["avoided_lower"]) / 2) ** 2).sum() ** 0.5)  # ED and admissions
+        put = injected.get(code[0], 0)
+        rows[code[0]] = {"injected": put, "avoided": round(avoided), "lower": round(avoided - half),
+                         "upper": round(avoided + half), "live": part["go_live_date"].is_not_null().any()}
+    treated = {c: r for c, r in rows.items() if r["injected"]}
+    untreated = {c: r for c, r in rows.items() if not r["live"]}
+    return {
+        "neighbourhoods": dict(sorted(rows.items())),
+        "treated_within_35pct": bool(treated) and all(abs(r["avoided"] - r["injected"]) <= 0.35 * r["injected"]
+                                                      for r in treated.values()),
+        "untreated_hold_zero": all(r["lower"] <= 0 <= r["upper"] for r in untreated.values()),
+    }
 
 
 def social_care_profile(output: Path) -> dict:
@@ -170,6 +213,12 @@ def markdown(results: dict, values: dict) -> str:
               "seconds per step, metric_files writing every metrics file):", "", "| step | seconds |", "| --- | ---: |"]
     lines += [f"| {k} | {v} |" for k, v in programme["steps"].items()]
     lines += [f"| **all** | **{programme['seconds_in_run']}** |"]
+    effect = results["programme_effect_1m"]
+    lines += ["", "Programme effect at 1,000,000 people (ED attendances and emergency admissions of people 65+, last 12 "
+              "months, population_standardised; interval: the two measures' 95% half-widths added in quadrature):", "",
+              "| neighbourhood | live | cut by hiu generate | avoided | interval |", "| --- | --- | ---: | ---: | --- |"]
+    lines += [f"| {c} | {'yes' if r['live'] else 'no'} | {r['injected']} | {r['avoided']} | {r['lower']} to {r['upper']} |"
+              for c, r in effect["neighbourhoods"].items()]
     care = results["social_care_465k"]
     lines += ["", f"Social care profile at 465,000 people (whole area): HIMSU in the social care data "
               f"{care['himsu_in_social_care_pct']}%; repeat requests {care['repeat_request_pct']['himsu']}% of HIMSU "
