@@ -285,7 +285,7 @@ def metric_files(step: Step) -> dict:
         )
         rows[table] = frame.height
         if table == "cohort_followup":  # its card, in plain words, from the published figures
-            card = cohort_followup_card(safe, step.period.as_of, step.thresholds)
+            card = cohort_followup_card(safe, step.period.as_of, step.thresholds, withheld=table in withheld)
             (folder / "cohort_followup.md").write_text(card)
     return {
         "rows": dg.MetadataValue.json(rows), "withheld_from_published": dg.MetadataValue.json(withheld),

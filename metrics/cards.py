@@ -47,13 +47,15 @@ def _live(value) -> str:
     return "–" if value is None else ("yes" if value else "no")
 
 
-def cohort_followup_card(published_followup: pl.DataFrame, as_of: dt.date, thresholds: Thresholds) -> str:
-    """The card of `metrics/cohort_followup` from its published copy (text cells)."""
+def cohort_followup_card(published_followup: pl.DataFrame, as_of: dt.date, thresholds: Thresholds,
+                         withheld: bool = False) -> str:
+    """The card of `metrics/cohort_followup` from its published copy (text cells); `withheld`: the
+    copy was withheld (too few people to publish any figure safely)."""
     rows = [{k: (None if v is None else str(v)) if k != "live_through_followup" else v for k, v in row.items()}
             for row in published_followup.iter_rows(named=True)]
     whole = next((r for r in rows if r["neighbourhood_code"] == ALL), None)
     return _ENV.get_template("cohort_followup.md.j2").render(
-        as_of=as_of, whole=whole, rows=[r for r in rows if r["neighbourhood_code"] != ALL],
+        as_of=as_of, whole=whole, withheld=withheld, rows=[r for r in rows if r["neighbourhood_code"] != ALL],
         thresholds={"gp": thresholds.gp, "ed": thresholds.ed, "admissions": thresholds.admissions},
         signed=_signed, verdict=_verdict, live=_live, n=_count,
     )

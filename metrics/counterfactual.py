@@ -35,6 +35,7 @@ from cohorts.period import month_end, month_start, months_before, sql_date
 from cohorts.register import in_population_on
 from metrics.population import AGE_GROUPS, UNKNOWN_AGE, age_band_sql, age_on, band_youngest_sql
 from pipeline.duck import row_count
+from schemas.sql_rules import quote_literal
 
 ALL = "ALL"
 COUNTERFACTUAL_MEASURES = (
@@ -354,18 +355,20 @@ def standardised_totals(
     events: str = "person_events", population: str = "stg_population", practices: str = "stg_practices",
 ) -> pl.DataFrame:
     """Per period, neighbourhood (and ALL: the neighbourhoods of that period added), measure and age
-    group: months, first_month, last_month, observed, expected, observed_variance, expected_se.
+    group: months, first_month, last_month, observed, expected, dispersion, expected_se.
 
     The people, not the events, are what vary from year to year: a frequent attender's 30
-    attendances come and go together, a long stay's bed days too. So the observed total's variance
-    is the sum over people of their own total squared (`observed_variance`), and expected_se, the
+    attendances come and go together, a long stay's bed days too. So a total's variance is the sum
+    over people of their own total squared: over the whole area that over the total is `dispersion`,
+    and a neighbourhood's total varies as dispersion x its count. expected_se, the
     standard error of expected from the baseline year's own noise, is the same for the baseline
     counts each cell's rate came from: sum over cells of (population x month factors over the
     period)^2 x Var(rate)."""
     if not periods:
         return pl.DataFrame()
     values = ", ".join(
-        f"('{p.name}', '{p.neighbourhood_code}', {sql_date(p.first)}, {sql_date(p.last)})" for p in periods
+        f"({quote_literal(p.name)}, {quote_literal(p.neighbourhood_code)}, {sql_date(p.first)}, {sql_date(p.last)})"
+        for p in periods
     )
     first, last = min(p.first for p in periods), max(p.last for p in periods)
     frame = conn.sql(
@@ -393,15 +396,21 @@ def standardised_totals(
             JOIN periods p ON a.neighbourhood_code = p.neighbourhood_code AND a.month BETWEEN p.first_month AND p.last_month
         ),
         observed_squares AS ({_person_squares_sql(f"({age_groups_sql('activity')})", "period, neighbourhood_code, age_group")}),
+        -- ALL: a person's activity across the neighbourhoods of the period is one total (a move is not two people)
+        area_squares AS ({_person_squares_sql(f"({age_groups_sql('activity')})", "period, age_group")}),
         whole AS (
             SELECT g.*, coalesce(q.squares, 0) AS observed_variance
             FROM grouped g LEFT JOIN observed_squares q USING (period, neighbourhood_code, measure, age_group)
         )
         SELECT * FROM whole
         UNION ALL
-        SELECT period, '{ALL}', measure, age_group, min(first_month), max(last_month), sum(observed)::BIGINT,
-               sum(expected), sum(expected_variance), sum(observed_variance)
-        FROM whole GROUP BY ALL
+        SELECT w.*, coalesce(q.squares, 0) AS observed_variance
+        FROM (
+            SELECT period, '{ALL}' AS neighbourhood_code, measure, age_group, min(first_month) AS first_month,
+                   max(last_month) AS last_month, sum(observed)::BIGINT AS observed, sum(expected) AS expected,
+                   sum(expected_variance) AS expected_variance
+            FROM whole GROUP BY period, measure, age_group
+        ) w LEFT JOIN area_squares q USING (period, measure, age_group)
         """
     ).pl()
     months = pl.DataFrame(
@@ -411,20 +420,28 @@ def standardised_totals(
     )
     months = pl.concat([months, months.group_by("period").agg(pl.col("months").max()).with_columns(
         neighbourhood_code=pl.lit(ALL)).select(months.columns)])
-    return (
-        frame.join(months, on=["period", "neighbourhood_code"], how="left")
-        .with_columns(expected_se=pl.col("expected_variance").sqrt())
-        .drop("expected_variance")
+    frame = frame.join(months, on=["period", "neighbourhood_code"], how="left").with_columns(
+        expected_se=pl.col("expected_variance").sqrt()).drop("expected_variance")
+    # One dispersion per period, measure and age group, the whole area's (people's squared totals over
+    # their activity): a neighbourhood's own would be noisy where it is small, and published beside its
+    # rounded count would say how much of it one person had (it is never above the count).
+    area = frame.filter(pl.col("neighbourhood_code") == ALL).select(
+        "period", "measure", "age_group",
+        dispersion=pl.when(pl.col("observed") > 0).then(pl.col("observed_variance") / pl.col("observed")).otherwise(1.0)
+        .clip(lower_bound=1.0),
     )
+    return frame.join(area, on=["period", "measure", "age_group"], how="left").drop("observed_variance")
 
 
 def with_total_limits(frame: pl.DataFrame, z: float = Z) -> pl.DataFrame:
-    """`frame` (observed, expected, observed_variance, expected_se: totals over periods) with avoided
-    and its 95% limits carrying both sources of noise (normal: totals of many events), the
-    counterfactual's limits (observed + avoided's), Byar's limits of the observed count and
-    dispersion (observed_variance / observed: how much lumpier than Poisson the activity is)."""
+    """`frame` (observed, expected, dispersion, expected_se: totals over periods) with avoided and
+    its 95% limits carrying both sources of noise (normal: totals of many events): the observed
+    total varies as dispersion x observed, expected by expected_se; the counterfactual's limits
+    (observed + avoided's, not below 0) and Byar's limits of the observed count."""
+    if frame.is_empty():
+        return frame
     lower, upper = byar_limits(frame["observed"].to_numpy())
-    sd = (pl.col("observed_variance") + pl.col("expected_se") ** 2).sqrt()
+    sd = (pl.col("dispersion") * pl.col("observed") + pl.col("expected_se") ** 2).sqrt()
     return frame.with_columns(
         avoided=pl.col("expected") - pl.col("observed"),
         avoided_lower=pl.col("expected") - pl.col("observed") - z * sd,
@@ -433,7 +450,6 @@ def with_total_limits(frame: pl.DataFrame, z: float = Z) -> pl.DataFrame:
         expected_upper=pl.col("expected") + z * sd,
         observed_lower=pl.Series(lower),
         observed_upper=pl.Series(upper),
-        dispersion=pl.when(pl.col("observed") > 0).then(pl.col("observed_variance") / pl.col("observed")).otherwise(1.0),
     )
 
 

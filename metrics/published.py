@@ -204,6 +204,26 @@ def _summary_avoided_limit(row: dict, upper: bool) -> float | None:
     return row["expected"] - row["observed"] + sign * Z * _total_sd(row)
 
 
+def summary_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relation]:
+    """As `counterfactual_relations`, within each period; and a neighbourhood's two periods end on
+    the same month, so the shorter one's activity is within the longer one's."""
+    rows = {(r["neighbourhood_code"], r["period"], r["measure"], r["age_group"]): r
+            for r in frame.filter(pl.col("method") == POPULATION_STANDARDISED).iter_rows(named=True)}
+    relations: list[Relation] = []
+    for (code, period, measure, group), row in rows.items():
+        for part, whole in AGE_NESTING:
+            if group == part and (code, period, measure, whole) in rows:
+                relations.append(([(1, "observed", row), (-1, "observed", rows[(code, period, measure, whole)])], -INF, 0))
+        for part, whole in PART_OF:
+            if measure == part and (code, period, whole, group) in rows:
+                relations.append(([(1, "observed", row), (-1, "observed", rows[(code, period, whole, group)])], -INF, 0))
+        other = (code, "last_12_months", measure, group)
+        if period == "since_go_live" and other in rows:
+            shorter, longer = (row, rows[other]) if row["months"] <= rows[other]["months"] else (rows[other], row)
+            relations.append(([(1, "observed", shorter), (-1, "observed", longer)], -INF, 0))
+    return relations
+
+
 _SUMMARY_VALUES = ("method", "expected", "expected_lower", "expected_upper", "dispersion", "expected_se")
 PROGRAMME_SUMMARY = TableRules(
     keys=("neighbourhood_code", "period", "measure", "age_group", "method"),
@@ -219,12 +239,12 @@ PROGRAMME_SUMMARY = TableRules(
         Derived("avoided_upper", ("observed",), lambda r: _summary_avoided_limit(r, upper=True), values=_SUMMARY_VALUES),
         Derived("avoided_pct", ("observed",), lambda r: 100 * (r["expected"] - r["observed"]) / r["expected"] if r["expected"] else None,
                 values=("expected",)),
-        # how lumpy the activity is, from people's own totals: hidden with the count (3 admissions
-        # with a dispersion of 3 would say one person had them all)
+        # the whole area's (the same on every neighbourhood's row), hidden with the count
         Derived("dispersion", ("observed",), lambda r: r["dispersion"], values=("dispersion",)),
         Derived("expected_se", ("observed",), lambda r: r["expected_se"], values=("expected_se",)),
     ),
     same_within={"observed": ("neighbourhood_code", "period", "measure", "age_group")},
+    relations=summary_relations,
 )
 
 

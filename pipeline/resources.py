@@ -141,8 +141,8 @@ class Warehouse(dg.ConfigurableResource):
             raise
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self._close_connection()
         try:
+            self._close_connection()
             if not self._switched and self._run_copy is not None:
                 _remove(self._run_copy)
                 shutil.rmtree(self.run_folder, ignore_errors=True)

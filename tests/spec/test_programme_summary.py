@@ -22,9 +22,11 @@ D = dt.date
 FIRST, AS_OF = D(2022, 4, 1), D(2024, 3, 31)  # a baseline year, then one more
 
 
-def warehouse(neighbourhoods: dict[str, D | None], people: list[tuple[str, str]], events: list[tuple[str, D]]):
+def warehouse(neighbourhoods: dict[str, D | None], people: list[tuple[str, str]], events: list[tuple[str, D]],
+              moves: tuple[tuple[str, str, D], ...] = ()):
     """neighbourhoods: code -> go-live; people: (person_id, neighbourhood) all women born 1950 and
-    registered throughout; events: (person_id, arrival date) counted ED attendances."""
+    registered throughout, unless `moves` (person_id, new neighbourhood, day) moves them;
+    events: (person_id, arrival date) counted ED attendances."""
     conn = duckdb.connect()
     conn.execute("CREATE TABLE stg_practices (practice_code VARCHAR, neighbourhood_code VARCHAR, int_go_live_date DATE)")
     conn.executemany("INSERT INTO stg_practices VALUES (?, ?, ?)", [(f"P-{c}", c, d) for c, d in neighbourhoods.items()])
@@ -35,6 +37,9 @@ def warehouse(neighbourhoods: dict[str, D | None], people: list[tuple[str, str]]
     registered = pl.DataFrame({"person_id": [p for p, _ in people], "practice_code": [f"P-{c}" for _, c in people]})
     conn.execute("INSERT INTO stg_population SELECT person_id, 'F', 1950, 1, practice_code, DATE '2000-01-01', NULL, NULL "
                  "FROM registered")
+    for person, code, day in moves:
+        conn.execute("UPDATE stg_population SET registration_end = ? WHERE person_id = ?", [day, person])
+        conn.execute("INSERT INTO stg_population VALUES (?, 'F', 1950, 1, ?, ?, NULL, NULL)", [person, f"P-{code}", day])
     conn.execute(
         "CREATE TABLE person_events (person_id VARCHAR, event_date DATE, service VARCHAR, counted BOOLEAN, "
         "emergency BOOLEAN, length_of_stay_days BIGINT, short_stay BOOLEAN, ambulance_arrival BOOLEAN, "
@@ -72,7 +77,7 @@ def test_one_persons_attendances_come_and_go_together():
     row = ed_rows(programme_summary(conn, months, go_live, fits))["north"]
     person_months = 12 * 100
     assert (row["observed"], row["expected"], row["months"]) == (10, pytest.approx(10), 12)
-    assert row["dispersion"] == pytest.approx(10)  # 10^2 / 10
+    assert row["dispersion"] == pytest.approx(10)  # 10^2 / 10 (the area is this one neighbourhood)
     assert row["expected_se"] == pytest.approx(person_months * 10 / (person_months + PRIOR_PERSON_MONTHS))
     sd = np.sqrt(100 + row["expected_se"] ** 2)
     assert (row["avoided_lower"], row["avoided_upper"]) == (pytest.approx(-Z * sd), pytest.approx(Z * sd))
@@ -162,7 +167,22 @@ def test_the_published_summary_works_its_limits_from_the_published_count_and_hid
     sd = np.sqrt(true["north"]["dispersion"] * 25 + true["north"]["expected_se"] ** 2)
     assert float(copy["north"]["avoided_lower"]) == pytest.approx(true["north"]["expected"] - 25 - Z * sd, abs=0.05)
     assert float(copy["north"]["avoided"]) == pytest.approx(true["north"]["expected"] - 25, abs=0.05)
-    # south's 3 are hidden, and so is everything that would tell them: the limits and the dispersion (3: one person)
-    assert true["south"]["dispersion"] == pytest.approx(3)
+    # one dispersion for the area (23 people once, one woman 3 times: (23 + 9) / 26), on every row, so
+    # that none says how much of a neighbourhood's count one person had
+    assert true["north"]["dispersion"] == true["south"]["dispersion"] == true[ALL]["dispersion"] == pytest.approx(32 / 26)
+    # south's 3 are hidden, and so is everything that would tell them
     hidden = ("observed", "avoided", "avoided_lower", "avoided_upper", "observed_lower", "dispersion", "expected_se")
     assert all(copy["south"][c] == "*" for c in hidden), copy["south"]
+
+
+def test_a_person_who_moves_is_one_person_to_the_whole_area():
+    """Six attendances at a north practice, then she moves south and has six more: to ALL she is one
+    person with 12 (144), not two with 6 each (72)."""
+    people = [("mover", "north")] + [(f"s{i}", "south") for i in range(50)]
+    events = [("mover", D(2022, 4 + m, 3)) for m in range(6)] + [("mover", D(2023, 4 + m, 3)) for m in range(6)]
+    events += [("mover", D(2023, 10 + m, 3)) for m in range(3)] + [("mover", D(2024, 1 + m, 3)) for m in range(3)]
+    conn, months, go_live, fits = warehouse({"north": None, "south": None}, people, events,
+                                            moves=(("mover", "south", D(2023, 10, 1)),))
+    rows = ed_rows(programme_summary(conn, months, go_live, fits))
+    assert (rows["north"]["observed"], rows["south"]["observed"], rows[ALL]["observed"]) == (6, 6, 12)
+    assert rows[ALL]["dispersion"] == pytest.approx(12)  # 12^2 / 12
