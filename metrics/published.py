@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from metrics.counterfactual import POPULATION_STANDARDISED, Z, byar_limits
-from metrics.disclosure import Count, Derived, Rate, Relation, TableRules
+from metrics.disclosure import ALL, Count, Derived, Rate, Relation, TableRules
 
 INF = np.inf
 SERVICE_ACTIVITY = {"gp": "gp_appointments_12m", "ed": "ed_attendances_12m", "admissions": "emergency_admissions_12m"}
@@ -206,7 +206,8 @@ def _summary_avoided_limit(row: dict, upper: bool) -> float | None:
 
 def summary_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relation]:
     """As `counterfactual_relations`, within each period; and a neighbourhood's two periods end on
-    the same month, so the shorter one's activity is within the longer one's."""
+    the same month, so the shorter one's activity is within the longer one's. Every relation must
+    hold for the true figures (the audit fails the run, infeasible, when one does not)."""
     rows = {(r["neighbourhood_code"], r["period"], r["measure"], r["age_group"]): r
             for r in frame.filter(pl.col("method") == POPULATION_STANDARDISED).iter_rows(named=True)}
     relations: list[Relation] = []
@@ -218,7 +219,8 @@ def summary_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relat
             if measure == part and (code, period, whole, group) in rows:
                 relations.append(([(1, "observed", row), (-1, "observed", rows[(code, period, whole, group)])], -INF, 0))
         other = (code, "last_12_months", measure, group)
-        if period == "since_go_live" and other in rows:
+        # (not for ALL: since go-live it pools only the live neighbourhoods, over 12 months their all)
+        if period == "since_go_live" and code != ALL and other in rows:
             shorter, longer = (row, rows[other]) if row["months"] <= rows[other]["months"] else (rows[other], row)
             relations.append(([(1, "observed", shorter), (-1, "observed", longer)], -INF, 0))
     return relations

@@ -13,6 +13,7 @@ from metrics.counterfactual import (
     ALL, PRIOR_PERSON_MONTHS, Z, Months, build_baseline_squares, build_counterfactual_cells,
     build_neighbourhood_activity, build_population_standardised, byar_limits, plan_months,
 )
+from metrics.disclosure import published
 from metrics.population import build_monthly_population
 from metrics.programme import (
     LAST_12_MONTHS, SINCE_GO_LIVE, build_counterfactual_activity, go_live_dates, programme_summary, summary_periods,
@@ -23,7 +24,7 @@ FIRST, AS_OF = D(2022, 4, 1), D(2024, 3, 31)  # a baseline year, then one more
 
 
 def warehouse(neighbourhoods: dict[str, D | None], people: list[tuple[str, str]], events: list[tuple[str, D]],
-              moves: tuple[tuple[str, str, D], ...] = ()):
+              moves: tuple[tuple[str, str, D], ...] = (), as_of: D = AS_OF):
     """neighbourhoods: code -> go-live; people: (person_id, neighbourhood) all women born 1950 and
     registered throughout, unless `moves` (person_id, new neighbourhood, day) moves them;
     events: (person_id, arrival date) counted ED attendances."""
@@ -49,7 +50,7 @@ def warehouse(neighbourhoods: dict[str, D | None], people: list[tuple[str, str]]
                             schema={"person_id": pl.String, "event_date": pl.Date})
     conn.execute("INSERT INTO person_events SELECT person_id, event_date, 'ed', TRUE, NULL, NULL, NULL, FALSE, NULL, NULL, "
                  "NULL, 'e' || row_number() OVER () FROM attended")
-    months = plan_months(AS_OF, FIRST, None)
+    months = plan_months(as_of, FIRST, None)
     build_monthly_population(conn, months.baseline_first, months.last)
     build_neighbourhood_activity(conn, months.baseline_first, months.last)
     build_counterfactual_cells(conn)
@@ -110,6 +111,10 @@ def test_every_neighbourhood_has_the_last_12_months_and_live_ones_the_months_sin
     assert since[ALL]["observed"] == since["north"]["observed"] + since["east"]["observed"]
     assert since["north"]["go_live_date"] == D(2023, 9, 15) and since[ALL]["go_live_date"] is None
     assert summary.filter(pl.col("neighbourhood_code") == ALL, pl.col("method") == "interrupted_time_series").height == 0
+    # the published copy's audit holds: ALL since go-live (the live two, 12 months) is neither within nor
+    # beyond ALL's last 12 months (all four) by any rule it would assume
+    copy = ed_rows(published("programme_summary", summary), SINCE_GO_LIVE)
+    assert copy[ALL]["observed"] == str(since[ALL]["observed"]) == "20"  # east's May; none in north's 7 months
 
 
 def test_summary_periods_follow_the_reported_months():
@@ -186,3 +191,16 @@ def test_a_person_who_moves_is_one_person_to_the_whole_area():
     rows = ed_rows(programme_summary(conn, months, go_live, fits))
     assert (rows["north"]["observed"], rows["south"]["observed"], rows[ALL]["observed"]) == (6, 6, 12)
     assert rows[ALL]["dispersion"] == pytest.approx(12)  # 12^2 / 12
+
+
+def test_the_published_copy_assumes_nothing_false_of_all_since_go_live():
+    """24 months reported: north live from June 2023 (22 months), south never. ALL since go-live is
+    north's alone, so it may hold less than ALL's last 12 months though it spans more months: an
+    audit assuming the longer period holds more would find the true figures impossible."""
+    people = [(f"n{i}", "north") for i in range(20)] + [(f"s{i}", "south") for i in range(40)]
+    events = [(f"n{i}", D(2023, 7, 1)) for i in range(20)] + [(f"s{i}", D(2024, 6, 1)) for i in range(40)]
+    conn, months, go_live, fits = warehouse({"north": D(2023, 6, 1), "south": None}, people, events, as_of=D(2025, 3, 31))
+    summary = programme_summary(conn, months, go_live, fits)
+    since, last = ed_rows(summary, SINCE_GO_LIVE), ed_rows(summary)
+    assert (since[ALL]["months"], since[ALL]["observed"], last[ALL]["observed"]) == (22, 20, 40)
+    assert ed_rows(published("programme_summary", summary), SINCE_GO_LIVE)[ALL]["observed"] == "20"
