@@ -355,12 +355,12 @@ def standardised_totals(
     events: str = "person_events", population: str = "stg_population", practices: str = "stg_practices",
 ) -> pl.DataFrame:
     """Per period, neighbourhood (and ALL: the neighbourhoods of that period added), measure and age
-    group: months, first_month, last_month, observed, expected, dispersion, expected_se.
+    group: months, first_month, last_month, observed, expected, dispersion, area_dispersion, expected_se.
 
     The people, not the events, are what vary from year to year: a frequent attender's 30
     attendances come and go together, a long stay's bed days too. So a total's variance is the sum
-    over people of their own total squared: over the whole area that over the total is `dispersion`,
-    and a neighbourhood's total varies as dispersion x its count. expected_se, the
+    over people of their own total squared; over the total that is the dispersion, and a total
+    varies as dispersion x its count. expected_se, the
     standard error of expected from the baseline year's own noise, is the same for the baseline
     counts each cell's rate came from: sum over cells of (population x month factors over the
     period)^2 x Var(rate)."""
@@ -422,15 +422,19 @@ def standardised_totals(
         neighbourhood_code=pl.lit(ALL)).select(months.columns)])
     frame = frame.join(months, on=["period", "neighbourhood_code"], how="left").with_columns(
         expected_se=pl.col("expected_variance").sqrt()).drop("expected_variance")
-    # One dispersion per period, measure and age group, the whole area's (people's squared totals over
-    # their activity): a neighbourhood's own would be noisy where it is small, and published beside its
-    # rounded count would say how much of it one person had (it is never above the count).
+    # How lumpy the activity is: people's squared totals over the total. A neighbourhood's interval
+    # takes the larger of its own and the whole area's (its own alone is noisy where it is small; the
+    # area's alone is too narrow where its people are lumpier than the area's). The published copy
+    # shows and uses only the area's (`area_dispersion`): a neighbourhood's own, beside its rounded
+    # count, would say how much of it one person had (it is never above the count).
+    lumpiness = pl.when(pl.col("observed") > 0).then(pl.col("observed_variance") / pl.col("observed")).otherwise(1.0)
     area = frame.filter(pl.col("neighbourhood_code") == ALL).select(
-        "period", "measure", "age_group",
-        dispersion=pl.when(pl.col("observed") > 0).then(pl.col("observed_variance") / pl.col("observed")).otherwise(1.0)
-        .clip(lower_bound=1.0),
+        "period", "measure", "age_group", area_dispersion=lumpiness.clip(lower_bound=1.0))
+    return (
+        frame.join(area, on=["period", "measure", "age_group"], how="left")
+        .with_columns(dispersion=pl.max_horizontal(lumpiness, "area_dispersion"))
+        .drop("observed_variance")
     )
-    return frame.join(area, on=["period", "measure", "age_group"], how="left").drop("observed_variance")
 
 
 def with_total_limits(frame: pl.DataFrame, z: float = Z) -> pl.DataFrame:

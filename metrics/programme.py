@@ -30,7 +30,8 @@ COLUMNS = (
 SUMMARY_COLUMNS = (
     "neighbourhood_code", "period", "measure", "age_group", "method", "go_live_date", "months", "first_month",
     "last_month", "observed", "expected", "avoided", "expected_lower", "expected_upper", "observed_lower",
-    "observed_upper", "avoided_lower", "avoided_upper", "avoided_pct", "dispersion", "expected_se",
+    "observed_upper", "avoided_lower", "avoided_upper", "avoided_pct", "dispersion", "area_dispersion",
+    "expected_se",
 )
 SEED = 20240201
 
@@ -141,9 +142,9 @@ def _its_totals(periods: list[TotalPeriod], fits: dict) -> pl.DataFrame:
                 "last_month": period.last, "observed": observed, "expected": expected, "avoided": expected - observed,
                 "expected_lower": low, "expected_upper": high, "observed_lower": float(lower[0]),
                 "observed_upper": float(upper[0]), "avoided_lower": low - observed, "avoided_upper": high - observed,
-                "dispersion": fit.dispersion, "expected_se": None,
+                "dispersion": fit.dispersion, "area_dispersion": None, "expected_se": None,
             })
-    return pl.DataFrame(rows, schema_overrides={"expected_se": pl.Float64}) if rows else pl.DataFrame()
+    return pl.DataFrame(rows, schema_overrides={"expected_se": pl.Float64, "area_dispersion": pl.Float64}) if rows else pl.DataFrame()
 
 
 def programme_summary(

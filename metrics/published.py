@@ -185,7 +185,7 @@ COUNTERFACTUAL_ACTIVITY = TableRules(
 )
 
 def _total_sd(row: dict) -> float:
-    return float(np.sqrt(row["dispersion"] * row["observed"] + row["expected_se"] ** 2))
+    return float(np.sqrt(row["area_dispersion"] * row["observed"] + row["expected_se"] ** 2))
 
 
 def _summary_expected_limit(row: dict, upper: bool) -> float | None:
@@ -226,7 +226,7 @@ def summary_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relat
     return relations
 
 
-_SUMMARY_VALUES = ("method", "expected", "expected_lower", "expected_upper", "dispersion", "expected_se")
+_SUMMARY_VALUES = ("method", "expected", "expected_lower", "expected_upper", "area_dispersion", "expected_se")
 PROGRAMME_SUMMARY = TableRules(
     keys=("neighbourhood_code", "period", "measure", "age_group", "method"),
     counts=(Count("observed"),),
@@ -242,7 +242,9 @@ PROGRAMME_SUMMARY = TableRules(
         Derived("avoided_pct", ("observed",), lambda r: 100 * (r["expected"] - r["observed"]) / r["expected"] if r["expected"] else None,
                 values=("expected",)),
         # the whole area's (the same on every neighbourhood's row), hidden with the count
-        Derived("dispersion", ("observed",), lambda r: r["dispersion"], values=("dispersion",)),
+        Derived("dispersion", ("observed",), lambda r: r["area_dispersion"] if r["method"] == POPULATION_STANDARDISED
+                else r["dispersion"], values=("method", "dispersion", "area_dispersion")),
+        Derived("area_dispersion", ("observed",), lambda r: r["area_dispersion"], values=("area_dispersion",)),
         Derived("expected_se", ("observed",), lambda r: r["expected_se"], values=("expected_se",)),
     ),
     same_within={"observed": ("neighbourhood_code", "period", "measure", "age_group")},

@@ -71,7 +71,8 @@ class ProgrammeSummary(pa.DataFrameModel):
     avoided_lower: float = pa.Field(description="95% lower limit of avoided. Standardised: avoided - 1.96 sd, the sd being sqrt(dispersion x observed + expected_se^2), the period's own variation and the baseline's; time series: expected_lower - observed (the model's interval of its mean only: narrower). An interval that includes 0 shows no change the data can tell from chance.")
     avoided_upper: float = pa.Field(description="95% upper limit of avoided (expected_upper - observed).")
     avoided_pct: Optional[float] = pa.Field(nullable=True, description="avoided as a percentage of expected.")
-    dispersion: float = pa.Field(ge=0, description="How much lumpier than independent events the activity is. Standardised: over the whole area for the period, measure and age group, the sum over people of their own total squared, over the total (1: one event a person; bed days come many to a stay), the same on every neighbourhood's row; time series: the model's Pearson dispersion (a negative binomial model above 1.5).")
+    dispersion: float = pa.Field(ge=0, description="How much lumpier than independent events the activity is. Standardised: the sum over people of their own total squared, over the total (1: one event a person; bed days come many to a stay), the larger of the neighbourhood's and area_dispersion; time series: the model's Pearson dispersion (a negative binomial model above 1.5).")
+    area_dispersion: Optional[float] = pa.Field(nullable=True, ge=1, description="Standardised: the same over the whole area for the period, measure and age group (the published copy shows this and works its limits out from it); blank for the time series.")
     expected_se: Optional[float] = pa.Field(nullable=True, ge=0, description="Standardised: the standard error of expected from the baseline year's own noise (blank for the time series).")
 
     class Config:

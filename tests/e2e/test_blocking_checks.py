@@ -127,7 +127,7 @@ PROGRAMME_SABOTAGE = {
         "programme_summary",
         "INSERT INTO programme_summary VALUES ('north', 'last_12_months', 'ed_attendances', 'all', 'population_standardised', "
         "DATE '2024-06-01', 3, DATE '2024-06-01', DATE '2024-08-01', -4, 5.0, 9.0, 1.0, 2.0, 0.0, 3.0, 2.0, 5.0, 180.0, "
-        "1.0, 0.5)",
+        "1.0, 1.0, 0.5)",
     ),
     "cohort_followup.cohort_followup_matches_schema": table_written_then(
         "cohort_followup",

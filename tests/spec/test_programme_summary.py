@@ -169,14 +169,19 @@ def test_the_published_summary_works_its_limits_from_the_published_count_and_hid
     copy = ed_rows(published("programme_summary", summary))
     true = ed_rows(summary)
     assert copy["north"]["observed"] == "25" and true["north"]["observed"] == 23
-    sd = np.sqrt(true["north"]["dispersion"] * 25 + true["north"]["expected_se"] ** 2)
+    sd = np.sqrt(true["north"]["area_dispersion"] * 25 + true["north"]["expected_se"] ** 2)
     assert float(copy["north"]["avoided_lower"]) == pytest.approx(true["north"]["expected"] - 25 - Z * sd, abs=0.05)
     assert float(copy["north"]["avoided"]) == pytest.approx(true["north"]["expected"] - 25, abs=0.05)
-    # one dispersion for the area (23 people once, one woman 3 times: (23 + 9) / 26), on every row, so
-    # that none says how much of a neighbourhood's count one person had
-    assert true["north"]["dispersion"] == true["south"]["dispersion"] == true[ALL]["dispersion"] == pytest.approx(32 / 26)
+    # the area's dispersion (23 people once, one woman 3 times: (23 + 9) / 26) on every row, and in the
+    # published copy the only one, so that none says how much of a neighbourhood's count one person had;
+    # a neighbourhood's interval takes the larger of its own and the area's (south: 9 / 3)
+    assert true["north"]["area_dispersion"] == true["south"]["area_dispersion"] == pytest.approx(32 / 26)
+    assert true["north"]["dispersion"] == true[ALL]["dispersion"] == pytest.approx(32 / 26)
+    assert true["south"]["dispersion"] == pytest.approx(3)
+    assert float(copy["north"]["dispersion"]) == pytest.approx(32 / 26, abs=0.05)
     # south's 3 are hidden, and so is everything that would tell them
-    hidden = ("observed", "avoided", "avoided_lower", "avoided_upper", "observed_lower", "dispersion", "expected_se")
+    hidden = ("observed", "avoided", "avoided_lower", "avoided_upper", "observed_lower", "dispersion", "area_dispersion",
+              "expected_se")
     assert all(copy["south"][c] == "*" for c in hidden), copy["south"]
 
 
