@@ -43,12 +43,15 @@ def go_live_dates(conn: duckdb.DuckDBPyConnection, practices: str = "stg_practic
     ).fetchall())
 
 
-def _with_go_live(frame: pl.DataFrame, go_live: dict[str, dt.date | None]) -> pl.DataFrame:
-    dates = pl.DataFrame(
+def _go_live_frame(go_live: dict[str, dt.date | None]) -> pl.DataFrame:
+    return pl.DataFrame(
         {"neighbourhood_code": list(go_live), "go_live_date": list(go_live.values())},
         schema={"neighbourhood_code": pl.String, "go_live_date": pl.Date},
     )
-    return frame.join(dates, on="neighbourhood_code", how="left").with_columns(
+
+
+def _with_go_live(frame: pl.DataFrame, go_live: dict[str, dt.date | None]) -> pl.DataFrame:
+    return frame.join(_go_live_frame(go_live), on="neighbourhood_code", how="left").with_columns(
         after_go_live=pl.when(pl.col("go_live_date").is_null()).then(None)
         .otherwise(pl.col("month") >= pl.col("go_live_date").dt.month_start())
     )
@@ -168,11 +171,7 @@ def programme_summary(
     its = _its_totals(periods, fits)
     if its.height:
         frames.append(its.select(frames[0].columns).cast(dict(frames[0].schema)))
-    dates = pl.DataFrame(
-        {"neighbourhood_code": list(go_live), "go_live_date": list(go_live.values())},
-        schema={"neighbourhood_code": pl.String, "go_live_date": pl.Date},
-    )
-    return pl.concat(frames).join(dates, on="neighbourhood_code", how="left").with_columns(
+    return pl.concat(frames).join(_go_live_frame(go_live), on="neighbourhood_code", how="left").with_columns(
         avoided_pct=pl.when(pl.col("expected") > 0).then(100 * pl.col("avoided") / pl.col("expected")),
     ).select(SUMMARY_COLUMNS).sort(
         pl.col("neighbourhood_code") == ALL, "neighbourhood_code", pl.col("period") != LAST_12_MONTHS, "measure",

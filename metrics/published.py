@@ -153,23 +153,28 @@ AGE_NESTING = (("75+", "65+"), ("65+", "all"))
 PART_OF = (("short_stay_admissions", "emergency_admissions"), ("ambulance_arrivals", "ed_attendances"))
 
 
-def counterfactual_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relation]:
-    """An older age group is within a wider one; short stays are emergency admissions; ambulance
-    arrivals are ED attendances. (Not that a longer stay adds 3 or more bed days: a stay not over
-    by the end of the data has none yet.)"""
-    rows = {(r["neighbourhood_code"], r["month"], r["measure"], r["age_group"]): r
+def _nesting_relations(frame: pl.DataFrame, when: str, counts: tuple[str, ...]) -> tuple[dict, list[Relation]]:
+    """The standardised rows by (neighbourhood, `when`, measure, age group), and what the domain says
+    of them whatever the table: an older age group is within a wider one (each of `counts`); short
+    stays are emergency admissions; ambulance arrivals are ED attendances. (Not that a longer stay
+    adds 3 or more bed days: a stay not over by the end of the data has none yet.)"""
+    rows = {(r["neighbourhood_code"], r[when], r["measure"], r["age_group"]): r
             for r in frame.filter(pl.col("method") == POPULATION_STANDARDISED).iter_rows(named=True)}
     relations: list[Relation] = []
-    for (code, month, measure, group), row in rows.items():
+    for (code, at, measure, group), row in rows.items():
         for part, whole in AGE_NESTING:
-            if group == part and (code, month, measure, whole) in rows:
-                wider = rows[(code, month, measure, whole)]
-                relations.append(([(1, "observed", row), (-1, "observed", wider)], -INF, 0))
-                relations.append(([(1, "population", row), (-1, "population", wider)], -INF, 0))
+            if group == part and (code, at, measure, whole) in rows:
+                wider = rows[(code, at, measure, whole)]
+                relations += [([(1, count, row), (-1, count, wider)], -INF, 0) for count in counts]
         for part, whole in PART_OF:
-            if measure == part and (code, month, whole, group) in rows:
-                relations.append(([(1, "observed", row), (-1, "observed", rows[(code, month, whole, group)])], -INF, 0))
-    return relations
+            if measure == part and (code, at, whole, group) in rows:
+                relations.append(([(1, "observed", row), (-1, "observed", rows[(code, at, whole, group)])], -INF, 0))
+    return rows, relations
+
+
+def counterfactual_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relation]:
+    """Month by month, as `_nesting_relations` gives (people too: the population nests by age)."""
+    return _nesting_relations(frame, "month", ("observed", "population"))[1]
 
 
 COUNTERFACTUAL_ACTIVITY = TableRules(
@@ -205,19 +210,11 @@ def _summary_avoided_limit(row: dict, upper: bool) -> float | None:
 
 
 def summary_relations(frame: pl.DataFrame, thresholds, big: float) -> list[Relation]:
-    """As `counterfactual_relations`, within each period; and a neighbourhood's two periods end on
+    """As `_nesting_relations` gives, within each period; and a neighbourhood's two periods end on
     the same month, so the shorter one's activity is within the longer one's. Every relation must
     hold for the true figures (the audit fails the run, infeasible, when one does not)."""
-    rows = {(r["neighbourhood_code"], r["period"], r["measure"], r["age_group"]): r
-            for r in frame.filter(pl.col("method") == POPULATION_STANDARDISED).iter_rows(named=True)}
-    relations: list[Relation] = []
+    rows, relations = _nesting_relations(frame, "period", ("observed",))
     for (code, period, measure, group), row in rows.items():
-        for part, whole in AGE_NESTING:
-            if group == part and (code, period, measure, whole) in rows:
-                relations.append(([(1, "observed", row), (-1, "observed", rows[(code, period, measure, whole)])], -INF, 0))
-        for part, whole in PART_OF:
-            if measure == part and (code, period, whole, group) in rows:
-                relations.append(([(1, "observed", row), (-1, "observed", rows[(code, period, whole, group)])], -INF, 0))
         other = (code, "last_12_months", measure, group)
         # (not for ALL: since go-live it pools only the live neighbourhoods, over 12 months their all)
         if period == "since_go_live" and code != ALL and other in rows:

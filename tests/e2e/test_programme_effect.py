@@ -6,7 +6,6 @@ and intervals holding 0 where nothing was."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import polars as pl
 import pytest
