@@ -60,6 +60,8 @@ class People:
             self._bounds_key = key
         return self._bounds
 
+GOMPERTZ_SLOPE = 0.0985  # log annual death risk per year of age
+
 
 def make_people(n: int, geo: Geography, cal: Calendar, rng: np.random.Generator) -> People:
     practice = assign_practices(geo, n, rng)
@@ -125,18 +127,33 @@ def make_people(n: int, geo: Geography, cal: Calendar, rng: np.random.Generator)
 
 
 def apply_deaths(people: People, cal: Calendar, need_mult: np.ndarray, rng: np.random.Generator) -> None:
-    """Draw deaths in the window from a Gompertz-like annual risk scaled by the person's need.
+    """Draw deaths in the window from a Gompertz annual risk at the person's age on the day, scaled
+    by their need.
 
     need_mult is exp(latent need) normalised to mean about 1, so high users and the frail die
     more often, as they do in life; it is what makes some heavy users vanish before the as-of date.
+    The risk rises with age through the window (a hazard fixed at the age on the as-of date would
+    make a 77-year-old three years before it die as an 80-year-old: death rates by age band would
+    fall year on year, and with them the deaths in hospital among emergency admissions, which the
+    counterfactual metrics would take for an effect nobody put there).
     """
     age = people.age.astype(np.float64)
-    q = np.exp(-10.9 + 0.0985 * age)
+    q = np.exp(-10.9 + GOMPERTZ_SLOPE * age)
     q = np.where(age < 1, 0.004, q)
     q = np.where(people.sex == 1, q * 1.22, q * 0.84)
-    hazard = -np.log1p(-np.minimum(q, 0.6)) * need_mult
+    hazard_at_end = -np.log1p(-np.minimum(q, 0.6)) * need_mult  # per year, at the age on the as-of date
+    # Ageing b per year multiplies the hazard by exp(-b s) s years before the end (b = 0 where the
+    # risk does not follow the curve: infants, and the capped oldest).
+    b = np.where((age >= 1) & (q < 0.6), GOMPERTZ_SLOPE, 0.0)
     t0 = np.maximum(people.reg_start.astype(np.int64), cal.start)
-    t = t0 + np.floor(rng.exponential(1.0, people.n) / hazard * 365.25).astype(np.int64)
+    s0 = (cal.end + 1 - t0) / 365.25  # years from the start of exposure to the end of the window
+    e = rng.exponential(1.0, people.n)  # the cumulative hazard a person dies at
+    # Invert H(s) = h/b (exp(-b s) - exp(-b s0)) = e for s, the years before the end they die.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = np.where(b > 0, e * b / hazard_at_end + np.exp(-b * s0), 1.0)
+        s = np.where(b > 0, -np.log(inside) / np.where(b > 0, b, 1.0), s0 - e / hazard_at_end)
+    t = cal.end + 1 - np.ceil(s * 365.25).astype(np.int64)
+    t = np.where(np.isfinite(s) & (s > 0), t, np.iinfo(np.int64).max)
     limit = np.minimum(people.reg_end.astype(np.int64), cal.end + 1)
     dies = (t < limit) & (t > people.reg_start)
     people.death = np.where(dies, t, NONE).astype(np.int32)
