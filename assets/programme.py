@@ -14,9 +14,8 @@ from assets.metadata import markdown_table
 from assets.model_checks import matches_model
 from metrics.charts import svg_figure
 from metrics.counterfactual import (
-    ALL, COUNTERFACTUAL_MEASURES, POPULATION_STANDARDISED, build_baseline_squares, build_counterfactual_cells,
-    build_neighbourhood_activity,
-    build_population_standardised, plan_months,
+    ALL, COUNTERFACTUAL_MEASURES, POPULATION_STANDARDISED, build_baseline_squares, build_completeness,
+    build_counterfactual_cells, build_neighbourhood_activity, build_population_standardised, plan_months,
 )
 from metrics.followup import build_cohort_followup, build_followup_people, covered_cohorts
 from metrics.population import build_monthly_population
@@ -33,6 +32,12 @@ COVERAGE = [PERIOD_TABLE, "feed_coverage"]
 def programme_months(step: Step):
     start = step.settings.baseline_start
     return plan_months(step.period.as_of, data_start(step.conn), dt.date.fromisoformat(start) if start else None)
+
+
+def admissions_end(step: Step) -> dt.date:
+    """The last day the admissions feed covers: spells still open then have no bed days yet."""
+    row = step.conn.execute("SELECT last_date FROM feed_coverage WHERE feed = 'admissions'").fetchone()
+    return row[0] if row and row[0] is not None else step.period.as_of
 
 
 def _write(step: Step, table: str, frame: pl.DataFrame) -> None:
@@ -125,8 +130,11 @@ def counterfactual_activity(step: Step) -> dict:
     build_counterfactual_cells(step.conn)
     squares = "counterfactual_baseline_squares"
     build_baseline_squares(step.conn, months.baseline_first, table=squares)
-    build_population_standardised(step.conn, months.baseline_first, months.last, squares=squares)
-    frame, fits = build_counterfactual_activity(step.conn, months.baseline_first, months.last, go_live)
+    completeness = "counterfactual_completeness"
+    build_completeness(step.conn, months.baseline_first, months.last, admissions_end(step), table=completeness)
+    build_population_standardised(step.conn, months.baseline_first, months.last, squares=squares, completeness=completeness)
+    frame, fits = build_counterfactual_activity(step.conn, months.baseline_first, months.last, go_live,
+                                                completeness=completeness)
     _write(step, "counterfactual_activity", frame)
     summary = programme_summary(step.conn, months, go_live, fits)
     _write(step, "programme_summary", summary)

@@ -14,8 +14,10 @@ people for the year is half its own rate, half the area's; one of thousands near
 The month of year enters through the area's baseline pattern (its activity in each month against
 what its year-round rates give for that month's population), so a January is compared with the
 baseline January without resting on one month of one small cell. Expected = rate x month factor x
-each later month's population, summed over the cells of an age group. 95% limits by Byar's
-method on the observed count with expected fixed (`byar_limits`).
+each later month's population, summed over the cells of an age group; for bed days of the last
+months, whose stays are still ending, times the share the baseline's would have shown as long after
+it (`build_completeness`). 95% limits by Byar's method on the observed count with expected fixed
+(`byar_limits`).
 
 Every row is an aggregate over a neighbourhood's population; no person's row leaves the warehouse.
 """
@@ -33,7 +35,7 @@ from scipy.stats import norm
 from cohorts.events import counted_by_any_measure, measure_columns
 from cohorts.period import month_end, month_start, months_before, sql_date
 from cohorts.register import in_population_on
-from metrics.population import AGE_GROUPS, UNKNOWN_AGE, age_band_sql, age_on, band_youngest_sql
+from metrics.population import AGE_GROUPS, UNKNOWN_AGE, age_band_sql, age_on, band_youngest_sql, months_sql
 from pipeline.duck import row_count
 from schemas.sql_rules import quote_literal
 
@@ -183,6 +185,63 @@ def build_baseline_squares(
     return row_count(conn, table)
 
 
+# Measures whose latest months are still filling in on the day the data end: a spell's bed days are
+# known only once it is discharged (an open spell adds 0), so a month just before that day holds
+# fewer bed days than it will. Its expected is made as incomplete, like with like (see below).
+STILL_FILLING_IN = ("emergency_bed_days",)
+
+
+def build_completeness(
+    conn: duckdb.DuckDBPyConnection,
+    baseline_start: dt.date,
+    last_month: dt.date,
+    data_end: dt.date,
+    events: str = "person_events",
+    population: str = "stg_population",
+    table: str = "counterfactual_completeness",
+) -> int:
+    """`table`: month, age_band, measure, completeness: for every reported month (after the
+    baseline, to `last_month`) and measure of `STILL_FILLING_IN`, the share of the baseline's bed
+    days in the same month of year, by age band (stays lengthen with age), that would have been known
+    as many months after the baseline's data end (`data_end`, the last day the admissions feed
+    covers) as the month is after the baseline month: of an April 2022 spell, the bed days known by
+    31 March 2023 stand for an April 2023 spell's known by 31 March 2024. Expected activity in a
+    month times this is what the data can show of it so far; 1 for months long enough ago."""
+    first, last = baseline_months(baseline_start)
+    reported_first = months_before(last, -1)
+    if reported_first > last_month:
+        conn.execute(f"CREATE OR REPLACE TABLE {table} (month DATE, age_band VARCHAR, measure VARCHAR, completeness DOUBLE)")
+        return 0
+    baseline_month = "CAST(date_trunc('month', e.event_date) AS DATE)"
+    branches = " UNION ALL ".join(
+        f"""SELECT r.month, s.age_band, '{measure}' AS measure,
+                   coalesce(coalesce(sum(s.{measure}) FILTER (
+                       WHERE s.ended + to_months(datediff('month', s.baseline_month, r.month)) <= {sql_date(data_end)}
+                   ), 0) / nullif(sum(s.{measure}), 0), 1.0) AS completeness
+            FROM reported r JOIN spells s ON month(s.baseline_month) = month(r.month)
+            GROUP BY ALL"""
+        for measure in STILL_FILLING_IN
+    )
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TABLE {table} AS
+        WITH spells AS (
+            SELECT {baseline_month} AS baseline_month, {age_band_sql(age_on(baseline_month))} AS age_band,
+                   e.event_end_date AS ended, {measure_columns(measures=STILL_FILLING_IN)}
+            FROM {events} e JOIN {population} p USING (person_id)
+            WHERE e.event_date BETWEEN {sql_date(first)} AND {sql_date(month_end(last))}
+              AND e.event_end_date IS NOT NULL AND ({counted_by_any_measure(STILL_FILLING_IN)})
+              AND {in_population_on('e.event_date')}
+            GROUP BY ALL
+        ),
+        reported AS ({months_sql(reported_first, last_month)})
+        {branches}
+        ORDER BY ALL
+        """
+    )
+    return row_count(conn, table)
+
+
 def _age_group_filter(group: str) -> str:
     youngest = AGE_GROUPS[group]
     if youngest == 0:
@@ -220,12 +279,18 @@ def age_groups_sql(cells: str) -> str:
     )
 
 
-def series_sql(cells: str = "counterfactual_cells") -> str:
-    """SQL: neighbourhood_code, month, measure, age_group, population, observed, every month of the cells."""
+def series_sql(cells: str = "counterfactual_cells", completeness: str | None = None) -> str:
+    """SQL: neighbourhood_code, month, measure, age_group, population, observed and exposure (the
+    population, times the month's `completeness` where given), every month of the cells."""
+    exposed = (
+        f"(SELECT l.*, l.population * coalesce(c.completeness, 1) AS exposure FROM {cells} l "
+        f"LEFT JOIN {completeness} c USING (month, age_band, measure))"
+        if completeness else f"(SELECT *, population AS exposure FROM {cells})"
+    )
     return f"""
         SELECT neighbourhood_code, month, measure, age_group, sum(population)::BIGINT AS population,
-               sum(observed)::BIGINT AS observed
-        FROM ({age_groups_sql(cells)}) GROUP BY ALL
+               sum(observed)::BIGINT AS observed, sum(exposure)::DOUBLE AS exposure
+        FROM ({age_groups_sql(exposed)}) GROUP BY ALL
     """
 
 
@@ -237,12 +302,15 @@ def build_population_standardised(
     table: str = "counterfactual_standardised",
     cell_table: str = "counterfactual_cell_expected",
     squares: str | None = None,
+    completeness: str | None = None,
 ) -> int:
     """`table`: neighbourhood_code (and ALL), month, measure, age_group, population, observed,
-    expected, for every month after the baseline to `last_month` (see the module).
+    expected, for every month after the baseline to `last_month` (see the module). With
+    `completeness` (`build_completeness`), a month's expected is of what the data can show so far.
 
     `cell_table` keeps the cells behind it, baseline months included: neighbourhood_code, month,
-    sex, age_band, measure, population, observed, expected, weight (population x month factor) and
+    sex, age_band, measure, population, observed, expected, weight (population x month factor x
+    completeness) and
     rate_variance (the variance of the cell's baseline rate, people varying: `squares` over the
     squared person-months; with `squares` None, each event as if its own person's: Poisson), from
     which `standardised_totals` works out how uncertain a total of expected activity is."""
@@ -252,6 +320,10 @@ def build_population_standardised(
         else "LEFT JOIN (SELECT NULL AS squares) q ON FALSE"
     )
     poisson = "" if squares else "sum(b.observed), "
+    completeness_of = (
+        f"LEFT JOIN {completeness} c ON c.month = l.month AND c.age_band = l.age_band AND c.measure = l.measure"
+        if completeness else "LEFT JOIN (SELECT NULL AS completeness) c ON FALSE"
+    )
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {cell_table} AS
@@ -289,7 +361,7 @@ def build_population_standardised(
         ),
         weighted AS (
             SELECT l.neighbourhood_code, l.month, l.sex, l.age_band, l.measure, l.population, l.observed,
-                   l.population * coalesce(s.factor, 1) AS weight,
+                   l.population * coalesce(s.factor, 1) * coalesce(c.completeness, 1) AS weight,
                    -- a group the baseline never had (nobody of that sex and band then): the area's rate
                    coalesce(o.rate, a.rate, 0) AS rate,
                    -- the shrunk rate's count part, (own activity) / (person-months + prior)
@@ -300,6 +372,7 @@ def build_population_standardised(
                  AND o.measure = l.measure
             LEFT JOIN area a ON a.sex = l.sex AND a.age_band = l.age_band AND a.measure = l.measure
             LEFT JOIN season s ON s.measure = l.measure AND s.month_of_year = month(l.month)
+            {completeness_of}
             WHERE l.month >= {sql_date(first)} AND l.month <= {sql_date(last_month)}
         )
         SELECT neighbourhood_code, month, sex, age_band, measure, population, observed,

@@ -1,7 +1,8 @@
 """Interrupted time series: the activity a neighbourhood would have had without its team, from the
 trend before its go-live date (domain.md).
 
-A segmented regression of the monthly counts (statsmodels GLM, log link): the population as offset,
+A segmented regression of the monthly counts (statsmodels GLM, log link): the population (times a
+month's completeness, for bed days still filling in) as offset,
 month of year, a trend over the whole series, and from the go-live month a level change and a slope
 change counted from 0 at go-live. Poisson, or negative binomial when the counts are overdispersed
 (Pearson chi-squared over residual degrees of freedom above `OVERDISPERSED`; frequent attenders make
@@ -74,16 +75,16 @@ def segmented_design(months: list[dt.date], go_live: dt.date) -> tuple[np.ndarra
     return exog, without
 
 
-def fit_segmented(observed: np.ndarray, population: np.ndarray, months: list[dt.date], go_live: dt.date) -> SegmentedFit | None:
+def fit_segmented(observed: np.ndarray, exposure: np.ndarray, months: list[dt.date], go_live: dt.date) -> SegmentedFit | None:
     """The fit, or None when there is too little series either side of go-live, too little activity
     (under `MIN_MEAN_COUNT` a month), or the fit gives no finite interval."""
-    observed, population = np.asarray(observed, dtype=np.float64), np.asarray(population, dtype=np.float64)
+    observed, exposure = np.asarray(observed, dtype=np.float64), np.asarray(exposure, dtype=np.float64)
     live = months_between(months[0], go_live.replace(day=1))
     before, after = live, len(months) - live
-    if before < MIN_MONTHS_BEFORE or after < MIN_MONTHS_AFTER or (population <= 0).any() or observed.mean() < MIN_MEAN_COUNT:
+    if before < MIN_MONTHS_BEFORE or after < MIN_MONTHS_AFTER or (exposure <= 0).any() or observed.mean() < MIN_MEAN_COUNT:
         return None
     exog, without = segmented_design(months, go_live)
-    offset = np.log(population)
+    offset = np.log(exposure)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on near-empty series; the result is checked below
         result = sm.GLM(observed, exog, family=sm.families.Poisson(), offset=offset).fit()

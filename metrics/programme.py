@@ -59,23 +59,25 @@ def _with_go_live(frame: pl.DataFrame, go_live: dict[str, dt.date | None]) -> pl
 
 def interrupted_time_series(
     conn: duckdb.DuckDBPyConnection, baseline_start: dt.date, last_month: dt.date, go_live: dict[str, dt.date | None],
-    cells: str = "counterfactual_cells",
+    cells: str = "counterfactual_cells", completeness: str | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """ITS rows (months after the baseline) for every neighbourhood with a go-live date, and the fits
-    by (neighbourhood, measure, age group), None where the series is too short either side."""
+    by (neighbourhood, measure, age group), None where the series is too short either side. The
+    offset is the population times the month's `completeness`, where given: a month whose bed days
+    are still filling in is not read as a fall."""
     live = {code: day for code, day in go_live.items() if day is not None}
     if not live:
         return pl.DataFrame(), {}
     codes = ", ".join(f"'{code}'" for code in live)
     series = conn.sql(
-        f"SELECT * FROM ({series_sql(cells)}) WHERE neighbourhood_code IN ({codes}) AND month <= DATE '{last_month}' "
+        f"SELECT * FROM ({series_sql(cells, completeness)}) WHERE neighbourhood_code IN ({codes}) AND month <= DATE '{last_month}' "
         "ORDER BY neighbourhood_code, measure, age_group, month"
     ).pl()
     _, baseline_last = baseline_months(baseline_start)
     parts, fits = [], {}
     for (code, measure, group), rows in series.group_by("neighbourhood_code", "measure", "age_group", maintain_order=True):
         months = rows["month"].to_list()
-        fit = fit_segmented(rows["observed"].to_numpy(), rows["population"].to_numpy(), months, live[code])
+        fit = fit_segmented(rows["observed"].to_numpy(), rows["exposure"].to_numpy(), months, live[code])
         fits[(code, measure, group)] = fit
         if fit is None:
             continue
@@ -97,10 +99,11 @@ def interrupted_time_series(
 def build_counterfactual_activity(
     conn: duckdb.DuckDBPyConnection, baseline_start: dt.date, last_month: dt.date, go_live: dict[str, dt.date | None],
     standardised: str = "counterfactual_standardised", cells: str = "counterfactual_cells",
+    completeness: str | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Both methods' rows in the published column order, and the ITS fits."""
     rows = with_limits(conn.sql(f"SELECT * FROM {standardised}").pl()).with_columns(method=pl.lit(POPULATION_STANDARDISED))
-    its, fits = interrupted_time_series(conn, baseline_start, last_month, go_live, cells)
+    its, fits = interrupted_time_series(conn, baseline_start, last_month, go_live, cells, completeness)
     frames = [rows.select(c for c in COLUMNS if c in rows.columns)]
     if its.height:
         frames.append(its.select(frames[0].columns).cast(dict(frames[0].schema)))

@@ -17,13 +17,16 @@ NEIGHBOURHOOD = "Neighbourhood code, or ALL for the whole area."
 MEASURE = (
     "ed_attendances (categories 1-3), emergency_admissions (method 2x), short_stay_admissions (emergency, 0 to "
     "{short_stay_max_days} days), emergency_bed_days (of emergency admissions, by admission month; 0 while still in "
-    "hospital), ambulance_arrivals (counted ED attendances arriving by ambulance)."
+    "hospital, so the last months fill in as stays end: their expected is of what can be known so far), "
+    "ambulance_arrivals (counted ED attendances arriving by ambulance)."
 )
 METHOD = (
     "population_standardised: the neighbourhood's baseline rates ({baseline_start} to {baseline_end}) by sex and "
-    "five-year age band, with the area's month-of-year pattern, applied to this month's population. "
+    "five-year age band, with the area's month-of-year pattern, applied to this month's population (for bed "
+    "days of the last months, times the share of the baseline's bed days known as long after it). "
     "interrupted_time_series: a segmented Poisson or negative binomial regression of the monthly counts with "
-    "the population as offset, fitted before and after go-live; expected is the model without the change."
+    "the population (times that share) as offset, fitted before and after go-live; expected is the model "
+    "without the change."
 )
 
 

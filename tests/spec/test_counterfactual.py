@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from metrics.counterfactual import (
-    ALL, BaselineError, baseline_months, build_counterfactual_cells, build_population_standardised, byar_limits,
-    plan_months, with_limits,
+    ALL, BaselineError, baseline_months, build_completeness, build_counterfactual_cells, build_population_standardised,
+    byar_limits, plan_months, series_sql, with_limits,
 )
 from metrics.its import fit_segmented
 from metrics.population import build_monthly_population
@@ -174,6 +174,65 @@ def test_sparse_cells_are_shrunk_towards_the_areas_rate():
     assert area_rate * 1200 < expected["tiny"] < own_rate * 1200 / 10  # far nearer the area's rate than its own
     assert expected["big"] == pytest.approx(240, rel=0.01)
     assert expected[ALL] == pytest.approx(expected["tiny"] + expected["big"])
+
+
+# --- bed days still filling in ---------------------------------------------------------------------
+
+
+def spells_connection(spells: list[tuple[D, D | None]]) -> duckdb.DuckDBPyConnection:
+    """One woman (70-74 through the baseline) with these emergency spells (admitted, discharged)."""
+    conn = population_connection([{}])
+    conn.register("spells", pl.DataFrame(
+        [{"person_id": "p0", "service": "admission", "emergency": True, "event_date": admitted, "event_end_date": discharged,
+          "length_of_stay_days": None if discharged is None else (discharged - admitted).days}
+         for admitted, discharged in spells],
+        schema={"person_id": pl.String, "service": pl.String, "emergency": pl.Boolean, "event_date": pl.Date,
+                "event_end_date": pl.Date, "length_of_stay_days": pl.Int64}))
+    conn.execute("CREATE TABLE person_events AS SELECT * FROM spells")
+    return conn
+
+
+def test_a_months_bed_days_are_as_complete_as_the_baselines_were_as_long_after():
+    """Of a baseline March's spells, those discharged by the baseline's data end moved on by as many
+    months as the reported March is after the baseline's: the share of its bed days the data could
+    show so far. A month long enough ago is whole; a month the baseline had no bed days in, too."""
+    conn = spells_connection([
+        (D(2023, 3, 5), D(2023, 3, 8)),     # 3 days, home a week into March
+        (D(2023, 3, 20), D(2023, 4, 9)),    # 20 days, home in April
+        (D(2023, 2, 10), D(2023, 4, 11)),   # 60 days from February
+        (D(2022, 12, 1), None),             # still in hospital: no length, no part
+    ])
+    build_completeness(conn, D(2022, 4, 1), D(2025, 3, 1), data_end=D(2025, 3, 31))
+    share = dict(conn.execute("SELECT month, completeness FROM counterfactual_completeness WHERE age_band = '70-74'").fetchall())
+    assert share[D(2025, 3, 1)] == pytest.approx(3 / 23)  # 24 months on: 2023-04-09 + 24 months is after the end
+    assert share[D(2024, 3, 1)] == 1.0  # 12 months on: both home by then
+    assert share[D(2025, 2, 1)] == 0.0  # a 60-day stay from 10 February is not over by 31 March
+    assert share[D(2024, 2, 1)] == 1.0
+    assert D(2024, 12, 1) not in share and D(2025, 1, 1) not in share  # no bed days to go by: taken as whole
+
+
+def test_expected_bed_days_of_a_month_still_filling_in_are_what_can_be_known():
+    conn = duckdb.connect()
+    rows = [{"neighbourhood_code": "north", "month": month, "sex": "F", "age_band": "80-84", "population": 1000,
+             "emergency_bed_days": 100} for month in months(D(2022, 4, 1), 24)]
+    conn.register("frame", pl.DataFrame(rows))
+    conn.execute("CREATE TABLE monthly_population AS SELECT neighbourhood_code, month, sex, age_band, population FROM frame")
+    conn.execute(
+        "CREATE TABLE monthly_neighbourhood_activity AS SELECT neighbourhood_code, month, sex, age_band, emergency_bed_days, "
+        "0 AS ed_attendances, 0 AS emergency_admissions, 0 AS short_stay_admissions, 0 AS ambulance_arrivals FROM frame"
+    )
+    conn.execute("CREATE TABLE completeness AS SELECT DATE '2024-03-01' AS month, '80-84' AS age_band, "
+                 "'emergency_bed_days' AS measure, 0.25 AS completeness")
+    build_counterfactual_cells(conn)
+    build_population_standardised(conn, D(2022, 4, 1), D(2024, 3, 1), completeness="completeness")
+    expected = dict(conn.execute(
+        "SELECT month, expected FROM counterfactual_standardised WHERE neighbourhood_code = 'north' "
+        "AND measure = 'emergency_bed_days' AND age_group = 'all'").fetchall())
+    assert expected[D(2024, 3, 1)] == pytest.approx(25) and expected[D(2024, 2, 1)] == pytest.approx(100)
+    exposure = dict(conn.execute(
+        f"SELECT month, exposure FROM ({series_sql('counterfactual_cells', 'completeness')}) "
+        "WHERE measure = 'emergency_bed_days' AND age_group = 'all'").fetchall())
+    assert exposure[D(2024, 3, 1)] == pytest.approx(250) and exposure[D(2024, 2, 1)] == pytest.approx(1000)
 
 
 # --- interrupted time series ----------------------------------------------------------------------
