@@ -16,9 +16,8 @@ import pyarrow.parquet as pq
 
 from assets.extracts import extract_supplied
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
-from assets.programme import programme_months
+from assets.terms import list_terms
 from metrics.cards import cohort_followup_card
-from metrics.counterfactual import BaselineError
 from cohorts.period import month_end
 from metrics.data_quality import build_report, render_markdown
 from metrics.disclosure import published
@@ -59,27 +58,6 @@ NOT_SUPPLIED_MEANS = {
     "admission_diagnoses": "Admission diagnoses: HFRS is blank for everyone.",
     "social_care_events": "Social care events: social care involvement is blank for everyone.",
 }
-
-
-def list_terms(step: Step) -> dict:
-    """The run's numbers that data dictionaries and workbooks write into their words."""
-    period, thresholds = step.period, step.thresholds
-    try:
-        months = programme_months(step)
-    except BaselineError:  # said by the programme assets, which fail on it; a list's words do not need it
-        months = None
-    return {
-        "as_of": period.as_of.isoformat(),
-        "window_start": period.start.isoformat(),
-        "window_end": period.end.isoformat(),
-        "gp_threshold": thresholds.gp,
-        "ed_threshold": thresholds.ed,
-        "admissions_threshold": thresholds.admissions,
-        "short_stay_max_days": step.settings.short_stay_max_days,
-        "baseline_start": months.baseline_first.isoformat() if months else "(no baseline)",
-        "baseline_end": month_end(months.baseline_last).isoformat() if months else "(no baseline)",
-        "last_month": months.last.isoformat() if months else "(none)",
-    }
 
 
 def about_the_list(step: Step, title: str, who: str, rule: str | None = None):

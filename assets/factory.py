@@ -75,13 +75,22 @@ def warehouse_asset(
         )
         def _asset(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: Warehouse) -> dg.MaterializeResult:
             with warehouse.get_connection() as conn:
-                extra = build(Step(conn, context, settings, warehouse)) or {}
-                described = {} if table is False else table_metadata(conn, table or asset_name, model=model, preview=preview)
+                step = Step(conn, context, settings, warehouse)
+                extra = build(step) or {}
+                described = {} if table is False else table_metadata(
+                    conn, table or asset_name, model=model, preview=preview, terms=_terms(step) if model else None)
             return dg.MaterializeResult(metadata={**described, **extra})
 
         return _asset
 
     return decorate
+
+
+def _terms(step: Step) -> dict:
+    # Imported here: the terms need the programme's months, whose assets are built by this factory.
+    from assets.terms import list_terms
+
+    return list_terms(step)
 
 
 def warehouse_check(

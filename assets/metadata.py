@@ -7,10 +7,12 @@ import dagster as dg
 from pipeline.duck import row_count
 
 
-def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 20, model=None, preview: bool = False) -> dict:
-    """`model`: a pandera model whose field descriptions describe the columns in the UI.
-    `preview`: only for tables of aggregate counts, never person-level ones."""
-    described = {n: c.description or "" for n, c in model.to_schema().columns.items()} if model else {}
+def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 20, model=None, preview: bool = False,
+                   terms: dict | None = None) -> dict:
+    """`model`: a pandera model whose field descriptions describe the columns in the UI, with the
+    run's numbers (`terms`) written into them. `preview`: only for tables of aggregate counts, never
+    person-level ones."""
+    described = {n: (c.description or "").format(**(terms or {})) for n, c in model.to_schema().columns.items()} if model else {}
     columns = conn.execute(f"DESCRIBE {table}").fetchall()
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(row_count(conn, table)),

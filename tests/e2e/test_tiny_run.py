@@ -203,3 +203,25 @@ def test_a_baseline_before_the_data_fails_the_run_once_saying_which_dates_the_da
     assert not outcome.ok and not (tmp_path / "out" / "manifest.json").exists()
     assert all("HIU_BASELINE_START 2020-01-01" in failure for failure in outcome.failures), outcome.failures
     assert {failure.split(":")[0] for failure in outcome.failures} <= {"monthly_population", "monthly_neighbourhood_activity"}
+
+
+def test_column_descriptions_in_the_ui_carry_the_runs_numbers(tmp_path):
+    """A data engineer reading a table's columns in the Dagster UI sees "20 or more GP appointments",
+    not the "{gp_threshold}" the schema writes."""
+    from pipeline.definitions import build_definitions
+
+    settings = settings_for(tmp_path, drop(tmp_path / "drop"))
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(raise_on_error=False)
+    assert result.success
+    described = {}
+    for event in result.all_events:
+        materialization = getattr(event.event_specific_data, "materialization", None)
+        schema = (getattr(materialization, "metadata", None) or {}).get("dagster/column_schema")
+        if schema is not None:
+            described[materialization.asset_key.path[-1]] = {c.name: c.description or "" for c in schema.schema.columns}
+    assert {"hiu_cohort", "counterfactual_activity"} <= set(described)
+    for asset, columns in described.items():
+        for column, words in columns.items():
+            assert "{" not in words and "}" not in words, (asset, column, words)
+    assert "2 days" in described["counterfactual_activity"]["measure"]  # HIU_SHORT_STAY_MAX_DAYS
