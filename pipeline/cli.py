@@ -85,12 +85,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"hiu run: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     from pipeline.runner import materialize_all
+    from pipeline.status import FailureNotice, clear_failure_notice, write_failure_notice
 
     started = time.monotonic()
     outcome = materialize_all(settings, log_level="DEBUG" if args.verbose else "CRITICAL")
     seconds = time.monotonic() - started
     for message in outcome.warnings:
         print(f"warning: {message}", file=sys.stderr)
+    output = Path(settings.output_dir).resolve()
     if not outcome.ok:
         print(
             f"hiu run FAILED after {seconds:.1f}s (run {outcome.run_id}); "
@@ -99,8 +101,13 @@ def run(args: argparse.Namespace) -> int:
         )
         for message in outcome.failures:
             print(f"  - {message}", file=sys.stderr)
+        notice = write_failure_notice(output, FailureNotice(
+            run_id=outcome.run_id, failed_at=dt.datetime.now(dt.timezone.utc), failures=outcome.failures,
+            warnings=outcome.warnings, extracts=str(settings.extracts_path.resolve()), as_of=settings.as_of,
+        ))
+        print(f"failure notice: {notice}", file=sys.stderr)
         return 1
-    output = Path(settings.output_dir).resolve()
+    clear_failure_notice(output)
     print(f"hiu run finished in {seconds:.1f}s (run {outcome.run_id})")
     print(summary(output))
     print(f"cohort lists: {output / 'neighbourhoods'}/<neighbourhood_code>/hiu_cohort.xlsx (and .csv, .parquet; frailty_cohort and rising_risk_cohort too)")

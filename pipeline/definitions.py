@@ -10,6 +10,7 @@ import dagster as dg
 
 from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, programme, risk, staging
 from pipeline.resources import warehouse_resource
+from pipeline.sensors import SENSORS
 from pipeline.settings import HiuSettings
 
 ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, risk, metrics, programme, exports, model_checks]
@@ -29,6 +30,7 @@ def build_definitions(settings: HiuSettings | None = None) -> dg.Definitions:
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         schedules=[nightly_refresh],
+        sensors=SENSORS,
         resources={"settings": settings, "warehouse": warehouse_resource(settings.warehouse, settings.output_dir)},
         # One process per run: DuckDB allows one writer, and steps share the warehouse file.
         executor=dg.in_process_executor,

@@ -112,15 +112,22 @@ def test_hiu_command_exits_non_zero_and_names_the_missing_extract(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert "required extract practices not found" in result.stderr
-    assert not [p for p in (tmp_path / "out").rglob("*") if not p.name.startswith(".")]  # nothing but the lock
+    notice = tmp_path / "out" / "status" / "last_run_failed.md"
+    assert f"failure notice: {notice}" in result.stderr
+    assert "required extract practices not found" in notice.read_text() and "No run has succeeded here yet" in notice.read_text()
+    published = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert sorted(p.name for p in published) == ["last_run_failed.json", "last_run_failed.md"]  # and the lock
 
 
 def test_hiu_command_prints_where_the_cohort_files_are(tmp_path):
     extracts = drop(tmp_path / "drop")
+    (tmp_path / "out" / "status").mkdir(parents=True)
+    (tmp_path / "out" / "status" / "last_run_failed.md").write_text("# The last refresh failed\n")  # last night's
     command = [sys.executable, "-m", "pipeline.cli", "run", "--extracts", str(extracts),
                "--output", str(tmp_path / "out"), "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", "2025-01-15"]
     result = subprocess.run(command, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "out" / "status").exists()  # the run succeeded: the notice is gone
     assert f"{tmp_path / 'out' / 'neighbourhoods'}" in result.stdout
     assert json.loads((tmp_path / "out/manifest.json").read_text())["as_of"] == "2025-01-15"
     assert "as-of date 2025-01-15" in result.stdout and "window 2024-01-16 to 2025-01-15" in result.stdout

@@ -1,0 +1,95 @@
+"""The output folder's `status/`: a plain notice after a failed run, for whoever opens the folder
+next (an INT lead, the analyst on call), and gone after the next run that succeeds.
+
+`status/last_run_failed.md` says in words what failed, when, that the files beside it are still the
+last good run's, and where to look; `status/last_run_failed.json` holds the same for tools. Both
+are written aside and renamed into place, so a reader never sees half a notice. Failure messages
+are the pipeline's own (file names, rules, counts): no patient-level value is ever in them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+STATUS = "status"
+NOTICE = "last_run_failed.md"
+DETAILS = "last_run_failed.json"
+
+
+@dataclass(frozen=True)
+class FailureNotice:
+    run_id: str
+    failed_at: dt.datetime
+    failures: list[str]
+    extracts: str | None = None
+    as_of: str | None = None
+    launched_by: str = "hiu run"  # or the schedule or sensor that launched it
+    warnings: list[str] = field(default_factory=list)
+
+
+def _write_aside(path: Path, text: str) -> None:
+    aside = path.with_name(f".{path.name}.writing")
+    aside.write_text(text, encoding="utf-8")
+    os.replace(aside, path)
+
+
+def _last_good_run(output_dir: Path) -> str:
+    manifest = output_dir / "manifest.json"
+    if not manifest.exists():
+        return "No run has succeeded here yet, so there are no lists in this folder."
+    try:
+        said = json.loads(manifest.read_text(encoding="utf-8"))
+        return (f"The files in this folder are still those of the last run that succeeded (run {said['run_id']}, "
+                f"created {said['created']}, as of {said['as_of']}): nothing of the failed run was published.")
+    except (ValueError, KeyError):
+        return "The files in this folder are still those of the last run that succeeded."
+
+
+def render_notice(output_dir: Path, notice: FailureNotice) -> str:
+    when = notice.failed_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# The last refresh failed",
+        "",
+        f"Run {notice.run_id}, launched by {notice.launched_by}, failed at {when}.",
+    ]
+    if notice.extracts:
+        lines.append(f"It was reading the extracts in {notice.extracts}" + (f" (as of {notice.as_of})." if notice.as_of else "."))
+    lines += ["", _last_good_run(output_dir), "", "## What failed", ""]
+    lines += [f"- {failure}" for failure in notice.failures] or ["- The run stopped without saying why: see its log."]
+    if notice.warnings:
+        lines += ["", "## Warnings of the same run", ""] + [f"- {warning}" for warning in notice.warnings]
+    lines += [
+        "",
+        "## Where to look",
+        "",
+        f"- The Dagster UI (`make ui`, then Runs): run {notice.run_id}, its failed step and that step's log.",
+        "- Or rerun by hand with `hiu run --verbose`, which prints every step.",
+        "- Fix the file or setting the failure names, then rerun. This notice is removed by the next run that succeeds.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_failure_notice(output_dir: Path, notice: FailureNotice) -> Path:
+    """Write (or replace) the notice; returns the path of its words."""
+    folder = Path(output_dir) / STATUS
+    folder.mkdir(parents=True, exist_ok=True)
+    details = {**asdict(notice), "failed_at": notice.failed_at.astimezone(dt.timezone.utc).isoformat(timespec="seconds")}
+    _write_aside(folder / DETAILS, json.dumps(details, indent=2) + "\n")
+    _write_aside(folder / NOTICE, render_notice(Path(output_dir), notice))
+    return folder / NOTICE
+
+
+def clear_failure_notice(output_dir: Path) -> bool:
+    """Remove the notice after a run that succeeded; True when there was one."""
+    folder = Path(output_dir) / STATUS
+    had = (folder / NOTICE).exists()
+    for name in (NOTICE, DETAILS):
+        (folder / name).unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+    return had
