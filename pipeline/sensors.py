@@ -1,5 +1,6 @@
-"""Sensors that tell people how the unattended runs went: a failed run leaves a plain notice in
-the output folder's `status/` (`pipeline.status`), and the next run that succeeds removes it.
+"""Sensors: one that launches a run when a new or changed drop has settled in the extracts folder,
+and two that tell people how the unattended runs went (a failed run leaves a plain notice in the
+output folder's `status/`, `pipeline.status`, and the next run that succeeds removes it).
 
 They run in the Dagster daemon (`make ui` starts it), for runs launched by the schedule, a sensor
 or the UI. `hiu run` writes and clears the same notice itself. The output folder is the run's own
@@ -9,10 +10,14 @@ or the UI. `hiu run` writes and clears the same notice itself. The output folder
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import time
 from pathlib import Path
 
 import dagster as dg
 
+from assets.coverage import run_tags
 from pipeline.run_messages import failures_and_warnings
 from pipeline.settings import HiuSettings
 from pipeline.status import FailureNotice, clear_failure_notice, write_failure_notice
@@ -65,4 +70,66 @@ def failure_notice_cleared(context: dg.RunStatusSensorContext) -> None:
         context.log.info("failure notice removed: the run succeeded")
 
 
-SENSORS = [failure_notice, failure_notice_cleared]
+# A drop counts as settled when no file has changed for this long: a supplier copying a 2 GB
+# extract over the network is not picked up half-way.
+SETTLE_SECONDS = 120
+# Names of files still being written by common copy tools.
+IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart", "~")
+
+
+def now() -> float:
+    return time.time()  # a function, so tests can move the clock
+
+
+def drop_state(folder: Path) -> dict[str, list[int]]:
+    """Every visible file under the extracts folder: relative path -> [size, modified ns]. Hidden
+    files (.DS_Store, a supplier's .done marker) are not data and do not count."""
+    if not folder.is_dir():
+        return {}
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        stat = path.stat()
+        state[str(relative)] = [stat.st_size, stat.st_mtime_ns]
+    return state
+
+
+def _digest(state: dict) -> str:
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dg.sensor(
+    name="new_extracts",
+    target=dg.AssetSelection.all(),
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        f"Launches one run of the whole graph when the files in the extracts folder are new or changed and have "
+        f"then stayed as they are for {SETTLE_SECONDS} s (a drop being copied is not read half-way). The drop as it "
+        "is when the sensor is first switched on counts as already run."
+    ),
+)
+def new_extracts(context: dg.SensorEvaluationContext):
+    settings = HiuSettings.from_env()
+    state = drop_state(settings.extracts_path)
+    digest, clock = _digest(state), now()
+    cursor = json.loads(context.cursor) if context.cursor else None
+    if cursor is None:
+        context.update_cursor(json.dumps({"ran": digest}))
+        return dg.SkipReason("watching the extracts folder; the drop there now counts as already run")
+    if digest == cursor.get("ran"):
+        return dg.SkipReason("no new or changed extract since the last run")
+    in_progress = [name for name in state if name.lower().endswith(IN_PROGRESS_SUFFIXES)]
+    if in_progress or digest != cursor.get("seen"):
+        context.update_cursor(json.dumps({**cursor, "seen": digest, "since": clock}))
+        what = f"{len(in_progress)} file(s) still being copied" if in_progress else "the drop changed"
+        return dg.SkipReason(f"{what}: waiting until nothing changes for {SETTLE_SECONDS} s")
+    if clock - cursor.get("since", clock) < SETTLE_SECONDS:
+        return dg.SkipReason(f"the drop changed {clock - cursor['since']:.0f} s ago: waiting until {SETTLE_SECONDS} s")
+    context.update_cursor(json.dumps({"ran": digest}))
+    return dg.RunRequest(run_key=f"drop-{digest}", tags=run_tags(settings, settings.as_of or "from the feeds"))
+
+
+SENSORS = [new_extracts, failure_notice, failure_notice_cleared]

@@ -1,0 +1,94 @@
+"""The new_extracts sensor (issue 11): one run for a new or changed drop, once it has settled; none
+for a drop being copied, none twice for the same drop, none for the drop already there."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import pytest
+
+from pipeline import sensors
+from pipeline.sensors import SETTLE_SECONDS, new_extracts
+
+
+class Ticks:
+    """Evaluate the sensor as the daemon does, carrying its cursor from tick to tick."""
+
+    def __init__(self, monkeypatch, folder):
+        self.cursor, self.clock = None, 1_000_000.0
+        monkeypatch.setenv("HIU_EXTRACTS_DIR", str(folder))
+        monkeypatch.setattr(sensors, "now", lambda: self.clock)
+
+    def tick(self, after_seconds: float = 60):
+        self.clock += after_seconds
+        context = dg.build_sensor_context(cursor=self.cursor)
+        result = new_extracts(context)
+        self.cursor = context.cursor
+        return result
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.utime(path, None)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    write(tmp_path / "drop" / "population.csv", "person_id\np1\n")
+    return tmp_path / "drop"
+
+
+def runs(result) -> list:
+    return [result] if isinstance(result, dg.RunRequest) else []
+
+
+def test_the_drop_already_there_is_not_run_again(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    assert not runs(ticks.tick()) and not runs(ticks.tick(SETTLE_SECONDS * 3))
+
+
+def test_a_changed_drop_runs_once_after_it_has_settled(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    ticks.tick()
+    write(folder / "admissions.csv", "spell_id\ns1\n")
+    assert not runs(ticks.tick())  # just changed
+    assert not runs(ticks.tick(SETTLE_SECONDS / 2))  # not long enough
+    launched = runs(ticks.tick(SETTLE_SECONDS))
+    assert len(launched) == 1 and launched[0].run_key.startswith("drop-")
+    assert launched[0].tags["hiu/extracts"] == str(folder.resolve())
+    assert not runs(ticks.tick(SETTLE_SECONDS * 3))  # the same drop: no second run
+
+
+def test_a_drop_still_being_copied_waits(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    ticks.tick()
+    for size in range(1, 5):  # growing at every tick
+        write(folder / "gp_appointments" / "2025.csv", "x" * size * 1000)
+        assert not runs(ticks.tick(SETTLE_SECONDS))
+    write(folder / "ed_attendances.csv.part", "half")  # a copy tool's name for a file not finished
+    assert not runs(ticks.tick(SETTLE_SECONDS)) and not runs(ticks.tick(SETTLE_SECONDS))
+    (folder / "ed_attendances.csv.part").rename(folder / "ed_attendances.csv")
+    assert not runs(ticks.tick(SETTLE_SECONDS / 4))
+    assert len(runs(ticks.tick(SETTLE_SECONDS))) == 1
+
+
+def test_hidden_files_do_not_count(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    ticks.tick()
+    write(folder / ".done", "")
+    write(folder / ".DS_Store", "x")
+    assert not runs(ticks.tick()) and not runs(ticks.tick(SETTLE_SECONDS * 2))
+
+
+def test_a_second_drop_after_the_first_runs_again(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    ticks.tick()
+    write(folder / "admissions.csv", "spell_id\ns1\n")
+    ticks.tick()
+    first = runs(ticks.tick(SETTLE_SECONDS))
+    write(folder / "admissions.csv", "spell_id\ns1\ns2\n")
+    ticks.tick()
+    second = runs(ticks.tick(SETTLE_SECONDS))
+    assert len(first) == len(second) == 1 and first[0].run_key != second[0].run_key
