@@ -60,6 +60,12 @@ NOT_SUPPLIED_MEANS = {
 }
 
 
+# What INT leads download should be from last night: the nightly refresh starts at 02:00 and
+# takes minutes, so an export not refreshed between 02:00 and 07:00 shows as late in the UI.
+NIGHTLY = dg.FreshnessPolicy.cron(deadline_cron="0 7 * * *", lower_bound_delta=dt.timedelta(hours=5),
+                                  timezone="Europe/London")
+
+
 def about_the_list(step: Step, title: str, who: str, rule: str | None = None):
     """The About sheet's lines for one neighbourhood's list."""
     terms = list_terms(step)
@@ -115,6 +121,7 @@ def neighbourhood_files(
     @warehouse_asset(
         name=name,
         group="exports",
+        freshness_policy=NIGHTLY,
         table=False,
         kinds=("parquet", "csv", "excel"),
         deps=[table, "stg_practices", "extract_drop"],
@@ -208,6 +215,7 @@ neighbourhood_rising_risk_files, neighbourhood_rising_risk_files_check = neighbo
 
 @warehouse_asset(
     group="exports",
+    freshness_policy=NIGHTLY,
     table=False,
     kinds=("json", "markdown", "svg"),
     deps=["rising_risk_model"],
@@ -233,6 +241,7 @@ def rising_risk_model_card(step: Step) -> dict:
 
 @warehouse_asset(
     group="exports",
+    freshness_policy=NIGHTLY,
     table=False,
     kinds=("parquet", "csv"),
     deps=["service_concentration", "frailty_summary", "counterfactual_activity", "cohort_followup", "social_care_profile"],
@@ -296,6 +305,7 @@ def published_copies_not_withheld(step: Step) -> dg.AssetCheckResult:
 
 @warehouse_asset(
     group="exports",
+    freshness_policy=NIGHTLY,
     table=False,
     kinds=("parquet",),
     deps=["quarantine_summary"],
@@ -314,6 +324,7 @@ def quarantine_files(step: Step) -> dict:
 
 @warehouse_asset(
     group="exports",
+    freshness_policy=NIGHTLY,
     table=False,
     kinds=("json", "markdown"),
     deps=["quarantine_summary", "coverage_gaps", "feed_coverage", "extract_drop", PERIOD_TABLE],
@@ -345,6 +356,7 @@ def _row_count(path: Path) -> int | None:
 
 @warehouse_asset(
     group="exports",
+    freshness_policy=NIGHTLY,
     table=False,
     kinds=("json",),
     deps=["neighbourhood_cohort_files", "neighbourhood_frailty_files", "neighbourhood_rising_risk_files",

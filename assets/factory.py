@@ -57,6 +57,7 @@ def warehouse_asset(
     model: type[pa.DataFrameModel] | None = None,
     preview: bool = False,
     kinds: Sequence[str] = ("duckdb",),
+    freshness_policy: dg.FreshnessPolicy | None = None,
 ) -> Callable[[Callable[[Step], dict | None]], dg.AssetsDefinition]:
     """An asset whose function builds warehouse table `table` (default: the asset's name) and may
     return extra metadata. Row count and column schema are always recorded; a preview only where
@@ -72,6 +73,7 @@ def warehouse_asset(
             pool=WAREHOUSE_POOL,
             deps=list(deps),
             description=description,
+            freshness_policy=freshness_policy,
         )
         def _asset(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: Warehouse) -> dg.MaterializeResult:
             with warehouse.get_connection() as conn:

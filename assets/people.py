@@ -23,7 +23,9 @@ def person_register(step: Step) -> dict:
     by_neighbourhood = step.conn.execute(
         "SELECT neighbourhood_code, count(*) FROM person_register GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    return {"people_by_neighbourhood": dg.MetadataValue.json(dict(by_neighbourhood))}
+    # a number, so the UI plots it across runs
+    return {"people_in_population": sum(n for _, n in by_neighbourhood),
+            "people_by_neighbourhood": dg.MetadataValue.json(dict(by_neighbourhood))}
 
 
 @warehouse_asset(

@@ -11,7 +11,7 @@ import pandera.polars as pa
 from assets.extracts import FILES_TABLE, INVENTORY_TABLE
 from assets.factory import Step, failed, warehouse_asset, warehouse_check
 from assets.metadata import counts_markdown
-from pipeline.duck import scalar
+from pipeline.duck import row_count, scalar
 from pipeline.staging import COUNTS_TABLE, FINDINGS_TABLE, stage_extract
 from schemas.extracts import EXTRACTS, Extract
 from schemas.sql_rules import quote_ident, rows_breaking_rules_sql, staging_columns
@@ -264,7 +264,8 @@ def quarantine_summary(step: Step) -> dict:
             GROUP BY ALL ORDER BY extract, rows DESC, reason"""
     )
     by_reason = {f"{e}: {r}": n for e, r, n in step.conn.execute("SELECT * FROM quarantine_summary").fetchall()}
-    return {"quarantined_by_reason": dg.MetadataValue.md(counts_markdown(by_reason))}
+    rows = sum(row_count(step.conn, f"quarantine_{name}") for name in EXTRACTS)  # a row once, whatever it broke
+    return {"rows_quarantined": rows, "quarantined_by_reason": dg.MetadataValue.md(counts_markdown(by_reason))}
 
 
 staging_assets = [staging_asset(extract) for extract in EXTRACTS.values()]

@@ -49,6 +49,13 @@ def _last_good_run(output_dir: Path) -> str:
         return "The files in this folder are still those of the last run that succeeded."
 
 
+def _as_of_words(as_of: str | None) -> str:
+    try:
+        return f"as of {dt.date.fromisoformat(as_of)}" if as_of else "as of the last day every feed covers"
+    except ValueError:  # the run's tag says the date came from the feeds
+        return "as of the last day every feed covers"
+
+
 def render_notice(output_dir: Path, notice: FailureNotice) -> str:
     when = notice.failed_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -57,7 +64,7 @@ def render_notice(output_dir: Path, notice: FailureNotice) -> str:
         f"Run {notice.run_id}, launched by {notice.launched_by}, failed at {when}.",
     ]
     if notice.extracts:
-        lines.append(f"It was reading the extracts in {notice.extracts}" + (f" (as of {notice.as_of})." if notice.as_of else "."))
+        lines.append(f"It was reading the extracts in {notice.extracts}, {_as_of_words(notice.as_of)}.")
     lines += ["", _last_good_run(output_dir), "", "## What failed", ""]
     lines += [f"- {failure}" for failure in notice.failures] or ["- The run stopped without saying why: see its log."]
     if notice.warnings:

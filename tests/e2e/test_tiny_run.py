@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import dagster as dg
 import polars as pl
 
 from pipeline.runner import materialize_all
@@ -212,21 +213,30 @@ def test_a_baseline_before_the_data_fails_the_run_once_saying_which_dates_the_da
     assert {failure.split(":")[0] for failure in outcome.failures} <= {"monthly_population", "monthly_neighbourhood_activity"}
 
 
-def test_column_descriptions_in_the_ui_carry_the_runs_numbers(tmp_path):
+def test_the_ui_shows_column_words_with_the_runs_numbers_and_headline_figures_as_numbers(tmp_path):
     """A data engineer reading a table's columns in the Dagster UI sees "20 or more GP appointments",
-    not the "{gp_threshold}" the schema writes."""
+    not the "{gp_threshold}" the schema writes; the headline figures are numbers, which the UI plots
+    across runs; the exports say when they are due."""
     from pipeline.definitions import build_definitions
 
     settings = settings_for(tmp_path, drop(tmp_path / "drop"))
     job = build_definitions(settings).resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(raise_on_error=False)
     assert result.success
-    described = {}
+    described, numbers = {}, {}
     for event in result.all_events:
         materialization = getattr(event.event_specific_data, "materialization", None)
-        schema = (getattr(materialization, "metadata", None) or {}).get("dagster/column_schema")
+        metadata = getattr(materialization, "metadata", None) or {}
+        schema = metadata.get("dagster/column_schema")
         if schema is not None:
             described[materialization.asset_key.path[-1]] = {c.name: c.description or "" for c in schema.schema.columns}
+        for key, value in metadata.items():
+            if isinstance(value, (dg.IntMetadataValue, dg.FloatMetadataValue)):
+                numbers[key] = value.value
+    assert (numbers["people_in_population"], numbers["hiu_people"], numbers["himsu_people"], numbers["rows_quarantined"]) == (3, 2, 1, 1)
+    graph = build_definitions(settings).resolve_asset_graph()
+    assert graph.get(dg.AssetKey("neighbourhood_cohort_files")).freshness_policy is not None
+    assert graph.get(dg.AssetKey("published_outputs")).freshness_policy is not None
     assert {"hiu_cohort", "counterfactual_activity"} <= set(described)
     for asset, columns in described.items():
         for column, words in columns.items():

@@ -25,7 +25,8 @@ def test_the_notice_says_what_failed_when_and_that_the_files_are_the_last_good_r
     assert path == tmp_path / STATUS / NOTICE
     assert "Run bad-2, launched by the schedule nightly_refresh, failed at 2026-12-02 02:07 UTC." in words
     assert "- stg_admissions: admissions.csv: column admission_date missing" in words
-    assert "still those of the last run that succeeded (run good-1" in words and "/data/drop" in words
+    assert "still those of the last run that succeeded (run good-1" in words
+    assert "reading the extracts in /data/drop, as of 2026-12-01." in words
     details = json.loads((tmp_path / STATUS / DETAILS).read_text())
     assert details["run_id"] == "bad-2" and details["failed_at"] == "2026-12-02T02:07:00+00:00"
     assert sorted(p.name for p in (tmp_path / STATUS).iterdir()) == [DETAILS, NOTICE]  # nothing left half-written
@@ -83,7 +84,7 @@ def test_the_failure_sensor_writes_the_notice_into_the_runs_output_folder_and_su
         words = (tmp_path / STATUS / NOTICE).read_text()
         assert f"Run {failed.run_id}" in words
         assert "stg_admissions: admissions.csv: required column admission_date missing" in words
-        assert "reading the extracts in /data/drop" in words
+        assert "reading the extracts in /data/drop, as of the last day every feed covers." in words
         run_and_sense(tmp_path, False, instance)
         assert not (tmp_path / STATUS).exists()
 
