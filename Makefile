@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --frozen --python $(PYTHON)
-	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@$(VENV)/bin/python -m pipeline.instance $(DAGSTER_HOME)  # SQLite, or PostgreSQL when DAGSTER_PG_URL is set
 
 run: setup
 	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/hiu run
