@@ -9,6 +9,7 @@ from assets.factory import PERIOD_TABLE, Step, warehouse_asset, warehouse_check
 from assets.metadata import markdown_table
 from assets.extracts import extract_supplied
 from cohorts.period import Period, window_start
+from pipeline.extract_files import ExtractFileError
 from metrics.coverage import FEEDS, as_of_problem, build_coverage_gaps, build_feed_coverage, covered_until
 
 
@@ -44,7 +45,7 @@ def reporting_period(step: Step) -> dict:
         as_of, source = covered_until(step.conn), "the last day every required activity feed covers"
     problem = as_of_problem(step.conn, as_of) if as_of else "the required activity feeds hold no accepted dates"
     if problem:
-        raise ValueError(f"{step.settings.extracts_path}: {problem}; nothing can be counted for that date")
+        raise ExtractFileError(f"{step.settings.extracts_path}: {problem}; nothing can be counted for that date")
     period, t = Period(as_of), step.settings.thresholds
     step.conn.execute(
         f"""CREATE OR REPLACE TABLE {PERIOD_TABLE} AS SELECT ?::DATE AS as_of, ?::DATE AS window_start,

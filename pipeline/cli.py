@@ -101,11 +101,14 @@ def run(args: argparse.Namespace) -> int:
         )
         for message in outcome.failures:
             print(f"  - {message}", file=sys.stderr)
-        notice = write_failure_notice(output, FailureNotice(
-            run_id=outcome.run_id, failed_at=dt.datetime.now(dt.timezone.utc), failures=outcome.failures,
-            warnings=outcome.warnings, extracts=str(settings.extracts_path.resolve()), as_of=settings.as_of,
-        ))
-        print(f"failure notice: {notice}", file=sys.stderr)
+        try:
+            notice = write_failure_notice(output, FailureNotice(
+                run_id=outcome.run_id, failed_at=dt.datetime.now(dt.timezone.utc), failures=outcome.told_failures,
+                warnings=outcome.warnings, extracts=str(settings.extracts_path.resolve()), as_of=settings.as_of,
+            ))
+            print(f"failure notice: {notice}", file=sys.stderr)
+        except OSError as error:  # an output folder that cannot be written may be what failed
+            print(f"no failure notice written in {output}: {error.strerror or error}", file=sys.stderr)
         return 1
     clear_failure_notice(output)
     print(f"hiu run finished in {seconds:.1f}s (run {outcome.run_id})")

@@ -9,19 +9,25 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, programme, risk, staging
+from assets.coverage import run_tags
 from pipeline.resources import warehouse_resource
 from pipeline.sensors import SENSORS
 from pipeline.settings import HiuSettings
 
 ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, risk, metrics, programme, exports, model_checks]
 
-nightly_refresh = dg.ScheduleDefinition(
-    name="nightly_refresh",
-    target=dg.AssetSelection.all(),
-    cron_schedule="0 2 * * *",
-    execution_timezone="Europe/London",
-    description="Rebuild every asset from the latest extract drop at 02:00.",
-)
+def nightly_refresh(settings: HiuSettings) -> dg.ScheduleDefinition:
+    """Every asset rebuilt from the extracts folder at 02:00 London time, on by default: the exports'
+    freshness policy expects it, and the runs carry the folders they read and wrote as tags."""
+    return dg.ScheduleDefinition(
+        name="nightly_refresh",
+        target=dg.AssetSelection.all(),
+        cron_schedule="0 2 * * *",
+        execution_timezone="Europe/London",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        tags=run_tags(settings, settings.as_of or "from the feeds"),
+        description="Rebuild every asset from the latest extract drop at 02:00.",
+    )
 
 
 def build_definitions(settings: HiuSettings | None = None) -> dg.Definitions:
@@ -29,7 +35,7 @@ def build_definitions(settings: HiuSettings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
-        schedules=[nightly_refresh],
+        schedules=[nightly_refresh(settings)],
         sensors=SENSORS,
         resources={"settings": settings, "warehouse": warehouse_resource(settings.warehouse, settings.output_dir)},
         # One process per run: DuckDB allows one writer, and steps share the warehouse file.

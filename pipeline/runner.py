@@ -20,6 +20,9 @@ class RunOutcome:
     success: bool
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The failures as a file others read may tell them: the pipeline's own messages in full, any
+    # other error by its kind only (`pipeline.run_messages.OWN_ERRORS`).
+    told_failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -28,7 +31,8 @@ class RunOutcome:
 
 def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
     failures, warnings = failures_and_warnings(result.all_events)
-    return RunOutcome(result.run_id, result.success, failures, warnings)
+    told, _ = failures_and_warnings(result.all_events, own_words_only=True)
+    return RunOutcome(result.run_id, result.success, failures, warnings, told)
 
 
 def materialize_all(settings: HiuSettings, log_level: str = "CRITICAL") -> RunOutcome:

@@ -18,7 +18,9 @@ from pathlib import Path
 import dagster as dg
 
 from assets.coverage import run_tags
+from pipeline.extract_files import ExtractFileError, find_extract_files
 from pipeline.run_messages import failures_and_warnings
+from schemas.extracts import EXTRACTS
 from pipeline.settings import HiuSettings
 from pipeline.status import FailureNotice, clear_failure_notice, write_failure_notice
 
@@ -35,10 +37,14 @@ def _launched_by(run: dg.DagsterRun) -> str:
     return "the Dagster UI or a command"
 
 
-def notice_for(instance: dg.DagsterInstance, run: dg.DagsterRun, failed_at: dt.datetime) -> FailureNotice:
-    """The notice for a failed run, from its events in the instance."""
+def notice_for(instance: dg.DagsterInstance, run: dg.DagsterRun, failed_at: dt.datetime,
+               run_failure: str | None = None) -> FailureNotice:
+    """The notice for a failed run, from its events in the instance (`run_failure`: what the run's
+    own failure event says, for a run that died without a failed step, e.g. its process killed)."""
     events = [entry.dagster_event for entry in instance.all_logs(run.run_id) if entry.dagster_event is not None]
-    failures, warnings = failures_and_warnings(events)
+    failures, warnings = failures_and_warnings(events, own_words_only=True)
+    if not failures and run_failure:
+        failures = [run_failure]
     return FailureNotice(
         run_id=run.run_id, failed_at=failed_at, failures=failures, warnings=warnings,
         extracts=run.tags.get("hiu/extracts"), as_of=run.tags.get("hiu/as_of"), launched_by=_launched_by(run),
@@ -55,19 +61,30 @@ def failure_notice(context: dg.RunFailureSensorContext) -> None:
     record = context.instance.get_run_record_by_id(run.run_id)
     ended = record.end_time if record is not None and record.end_time else None
     failed_at = dt.datetime.fromtimestamp(ended, dt.timezone.utc) if ended else dt.datetime.now(dt.timezone.utc)
-    path = write_failure_notice(_output_of(run), notice_for(context.instance, run, failed_at))
+    said = getattr(context.failure_event, "message", None)
+    path = write_failure_notice(_output_of(run), notice_for(context.instance, run, failed_at, said))
     context.log.info(f"failure notice written: {path}")
+
+
+def published_by(output: Path, run_id: str) -> bool:
+    """Whether the output folder's files are this run's: its manifest names it (a UI run of a few
+    assets succeeds without publishing, and the files, and what failed, are as they were)."""
+    try:
+        return json.loads((output / "manifest.json").read_text(encoding="utf-8")).get("run_id") == run_id
+    except (OSError, ValueError):
+        return False
 
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     name="failure_notice_cleared",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After a run that succeeded: the failure notice in status/, if any, is removed.",
+    description="After a run that succeeded and published the files: the failure notice in status/, if any, is removed.",
 )
 def failure_notice_cleared(context: dg.RunStatusSensorContext) -> None:
-    if clear_failure_notice(_output_of(context.dagster_run)):
-        context.log.info("failure notice removed: the run succeeded")
+    output = _output_of(context.dagster_run)
+    if published_by(output, context.dagster_run.run_id) and clear_failure_notice(output):
+        context.log.info("failure notice removed: the run succeeded and published")
 
 
 # A drop counts as settled when no file has changed for this long: a supplier copying a 2 GB
@@ -114,10 +131,12 @@ def _digest(state: dict) -> str:
 def new_extracts(context: dg.SensorEvaluationContext):
     settings = HiuSettings.from_env()
     state = drop_state(settings.extracts_path)
+    if not state:  # a share not mounted, or a supplier clearing the old drop first: nothing to run
+        return dg.SkipReason(f"the extracts folder {settings.extracts_path} is missing or empty: waiting")
     digest, clock = _digest(state), now()
     cursor = json.loads(context.cursor) if context.cursor else None
     if cursor is None:
-        context.update_cursor(json.dumps({"ran": digest}))
+        context.update_cursor(json.dumps({"ran": digest, "launches": 0}))
         return dg.SkipReason("watching the extracts folder; the drop there now counts as already run")
     if digest == cursor.get("ran"):
         return dg.SkipReason("no new or changed extract since the last run")
@@ -128,8 +147,26 @@ def new_extracts(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"{what}: waiting until nothing changes for {SETTLE_SECONDS} s")
     if clock - cursor.get("since", clock) < SETTLE_SECONDS:
         return dg.SkipReason(f"the drop changed {clock - cursor['since']:.0f} s ago: waiting until {SETTLE_SECONDS} s")
-    context.update_cursor(json.dumps({"ran": digest}))
-    return dg.RunRequest(run_key=f"drop-{digest}", tags=run_tags(settings, settings.as_of or "from the feeds"))
+    missing = missing_required(settings.extracts_path)
+    if missing:  # a drop copied file by file, with gaps: not yet whole
+        return dg.SkipReason(f"waiting for the required extract(s) {', '.join(missing)}")
+    launches = cursor.get("launches", 0) + 1
+    context.update_cursor(json.dumps({"ran": digest, "launches": launches}))
+    # The key is this launch's own: a drop that comes back as it was after another still runs.
+    return dg.RunRequest(run_key=f"drop-{digest}-{launches}", tags=run_tags(settings, settings.as_of or "from the feeds"))
+
+
+def missing_required(folder: Path) -> list[str]:
+    """Required extracts with no file in the folder yet (an ambiguous one counts as there: the run
+    says what is wrong with it)."""
+    missing = []
+    for name, extract in EXTRACTS.items():
+        try:
+            if extract.required and find_extract_files(folder, name) is None:
+                missing.append(name)
+        except ExtractFileError:
+            pass
+    return missing
 
 
 SENSORS = [new_extracts, failure_notice, failure_notice_cleared]

@@ -3,8 +3,9 @@ next (an INT lead, the analyst on call), and gone after the next run that succee
 
 `status/last_run_failed.md` says in words what failed, when, that the files beside it are still the
 last good run's, and where to look; `status/last_run_failed.json` holds the same for tools. Both
-are written aside and renamed into place, so a reader never sees half a notice. Failure messages
-are the pipeline's own (file names, rules, counts): no patient-level value is ever in them.
+are written aside and renamed into place, so a reader never sees half a notice. Only the
+pipeline's own messages (file names, rules, counts) are quoted; another error is named by its kind,
+since a library's message could quote a value from the data (`pipeline.run_messages.OWN_ERRORS`).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def test_the_schedule_and_the_sensors_are_there_and_the_sensors_run(instance):
     data = instance.query(
         """query($location: RepositorySelector!) {
              schedulesOrError(repositorySelector: $location) { ... on Schedules { results { name cronSchedule
-               executionTimezone } } }
+               executionTimezone scheduleState { status } } } }
              sensorsOrError(repositorySelector: $location) { ... on Sensors { results { name
                sensorState { status } } } }
            }""",
@@ -96,6 +96,7 @@ def test_the_schedule_and_the_sensors_are_there_and_the_sensors_run(instance):
     schedules = {s["name"]: s for s in data["schedulesOrError"]["results"]}
     assert schedules["nightly_refresh"]["cronSchedule"] == "0 2 * * *"
     assert schedules["nightly_refresh"]["executionTimezone"] == "Europe/London"
+    assert schedules["nightly_refresh"]["scheduleState"]["status"] == "RUNNING"
     sensors = {s["name"]: s["sensorState"]["status"] for s in data["sensorsOrError"]["results"]}
     assert sensors == {"new_extracts": "RUNNING", "failure_notice": "RUNNING", "failure_notice_cleared": "RUNNING"}
 

@@ -235,8 +235,9 @@ def test_the_ui_shows_column_words_with_the_runs_numbers_and_headline_figures_as
                 numbers[key] = value.value
     assert (numbers["people_in_population"], numbers["hiu_people"], numbers["himsu_people"], numbers["rows_quarantined"]) == (3, 2, 1, 1)
     graph = build_definitions(settings).resolve_asset_graph()
-    assert graph.get(dg.AssetKey("neighbourhood_cohort_files")).freshness_policy is not None
-    assert graph.get(dg.AssetKey("published_outputs")).freshness_policy is not None
+    for export in ("neighbourhood_cohort_files", "metric_files", "published_outputs"):
+        policy = graph.get(dg.AssetKey(export)).freshness_policy
+        assert (policy.deadline_cron, policy.timezone) == ("0 7 * * *", "Europe/London"), export
     assert {"hiu_cohort", "counterfactual_activity"} <= set(described)
     for asset, columns in described.items():
         for column, words in columns.items():

@@ -34,9 +34,13 @@ def write(path, text):
     os.utime(path, None)
 
 
+REQUIRED = ("practices", "population", "gp_appointments", "ed_attendances", "admissions")
+
+
 @pytest.fixture
 def folder(tmp_path):
-    write(tmp_path / "drop" / "population.csv", "person_id\np1\n")
+    for name in REQUIRED:
+        write(tmp_path / "drop" / f"{name}.csv", "person_id\np1\n")
     return tmp_path / "drop"
 
 
@@ -92,3 +96,37 @@ def test_a_second_drop_after_the_first_runs_again(monkeypatch, folder):
     ticks.tick()
     second = runs(ticks.tick(SETTLE_SECONDS))
     assert len(first) == len(second) == 1 and first[0].run_key != second[0].run_key
+
+
+def test_a_missing_or_emptied_folder_runs_nothing_and_the_drop_back_as_it_was_is_not_new(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    ticks.tick()
+    kept = folder.with_name("kept")
+    folder.rename(kept)  # the share is not mounted
+    assert not runs(ticks.tick()) and not runs(ticks.tick(SETTLE_SECONDS * 2))
+    kept.rename(folder)
+    assert not runs(ticks.tick()) and not runs(ticks.tick(SETTLE_SECONDS * 2))
+
+
+def test_a_drop_missing_a_required_extract_waits_for_it(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    ticks.tick()
+    (folder / "admissions.csv").unlink()  # the supplier sends the files one by one, minutes apart
+    write(folder / "ed_attendances.csv", "person_id\np2\n")
+    ticks.tick()
+    assert not runs(ticks.tick(SETTLE_SECONDS * 2))
+    write(folder / "admissions.csv", "spell_id\ns9\n")
+    ticks.tick()
+    assert len(runs(ticks.tick(SETTLE_SECONDS))) == 1
+
+
+def test_a_drop_that_comes_back_after_another_runs_again_under_its_own_key(monkeypatch, folder):
+    ticks = Ticks(monkeypatch, folder)
+    ticks.tick()
+    keys = []
+    for text in ("spell_id\ns1\n", "spell_id\ns1\ns2\n", "spell_id\ns1\n"):
+        write(folder / "admissions.csv", text)
+        os.utime(folder / "admissions.csv", ns=(1, 1))  # the first drop exactly as it was, times and all
+        ticks.tick()
+        keys += [r.run_key for r in runs(ticks.tick(SETTLE_SECONDS))]
+    assert len(keys) == 3 and len(set(keys)) == 3

@@ -7,8 +7,8 @@ import datetime as dt
 import json
 
 import dagster as dg
-import pytest
 
+from pipeline.extract_files import ExtractFileError
 from pipeline.sensors import failure_notice, failure_notice_cleared
 from pipeline.status import DETAILS, NOTICE, STATUS, FailureNotice, clear_failure_notice, write_failure_notice
 
@@ -51,11 +51,11 @@ class Broken(Exception):
     pass
 
 
-def job_that(fails: bool) -> dg.JobDefinition:
+def job_that(fails: bool, error: Exception | None = None) -> dg.JobDefinition:
     @dg.op(name="stg_admissions")
     def step() -> None:
         if fails:
-            raise Broken("admissions.csv: required column admission_date missing")
+            raise error or Broken("admissions.csv: required column admission_date missing")
 
     @dg.job(name="failing" if fails else "succeeding")
     def job():
@@ -64,31 +64,48 @@ def job_that(fails: bool) -> dg.JobDefinition:
     return job
 
 
-def run_and_sense(tmp_path, fails: bool, instance: dg.DagsterInstance):
-    result = job_that(fails).execute_in_process(instance=instance, raise_on_error=False,
-                                                tags={"hiu/output": str(tmp_path), "hiu/extracts": "/data/drop"})
+def run_and_sense(tmp_path, instance: dg.DagsterInstance, fails: bool, error: Exception | None = None,
+                  publishes: bool = True):
+    result = job_that(fails, error).execute_in_process(instance=instance, raise_on_error=False,
+                                                       tags={"hiu/output": str(tmp_path), "hiu/extracts": "/data/drop"})
+    if not fails and publishes:  # what published_outputs writes last
+        (tmp_path / "manifest.json").write_text(json.dumps({"run_id": result.run_id, "created": "now", "as_of": "2025-01-15"}))
     event = result.get_run_failure_event() if fails else result.get_run_success_event()
     sensor = failure_notice if fails else failure_notice_cleared
     context = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event,
                                                  dagster_instance=instance, dagster_run=result.dagster_run)
-    if fails:
-        sensor(context.for_run_failure())
-    else:
-        sensor(context)
+    sensor(context.for_run_failure() if fails else context)
     return result
 
 
 def test_the_failure_sensor_writes_the_notice_into_the_runs_output_folder_and_success_clears_it(tmp_path):
     with dg.DagsterInstance.ephemeral() as instance:
-        failed = run_and_sense(tmp_path, True, instance)
+        failed = run_and_sense(tmp_path, instance, fails=True)
         words = (tmp_path / STATUS / NOTICE).read_text()
         assert f"Run {failed.run_id}" in words
-        assert "stg_admissions: admissions.csv: required column admission_date missing" in words
+        assert "stg_admissions: admissions.csv: required column admission_date missing" not in words  # not its own error
+        assert "stg_admissions: Broken (its message is in the run's log)" in words
         assert "reading the extracts in /data/drop, as of the last day every feed covers." in words
-        run_and_sense(tmp_path, False, instance)
+        run_and_sense(tmp_path, instance, fails=False)
         assert not (tmp_path / STATUS).exists()
 
 
-@pytest.mark.parametrize("sensor", [failure_notice, failure_notice_cleared])
-def test_the_sensors_run_by_themselves(sensor):
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+def test_the_pipelines_own_errors_are_told_in_full_and_no_other_message_is_copied(tmp_path):
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_and_sense(tmp_path, instance, fails=True,
+                      error=ExtractFileError("admissions.csv: required column(s) missing for extract admissions: admission_date"))
+        assert "stg_admissions: admissions.csv: required column(s) missing" in (tmp_path / STATUS / NOTICE).read_text()
+        run_and_sense(tmp_path, instance, fails=True, error=KeyError("person 4f9c2a7e1b"))  # a library's words may quote data
+        words = (tmp_path / STATUS / NOTICE).read_text()
+        assert "4f9c2a7e1b" not in words and "stg_admissions: KeyError (its message is in the run's log)" in words
+
+
+def test_a_run_that_succeeds_without_publishing_leaves_the_notice(tmp_path):
+    """A UI run of a few assets succeeds, but the files (and what was wrong with the last refresh)
+    are as they were: the notice stays until a run publishes."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_and_sense(tmp_path, instance, fails=True)
+        run_and_sense(tmp_path, instance, fails=False, publishes=False)
+        assert (tmp_path / STATUS / NOTICE).exists()
+        run_and_sense(tmp_path, instance, fails=False)
+        assert not (tmp_path / STATUS).exists()
