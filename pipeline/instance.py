@@ -13,6 +13,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipeline.files import write_text_whole
+
 PROJECT_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 PG_URL = "DAGSTER_PG_URL"
 POSTGRES_STORAGE = f"""
@@ -32,10 +34,8 @@ def instance_yaml(environ: Mapping[str, str] = os.environ, project_yaml: Path = 
 def prepare_home(home: Path, environ: Mapping[str, str] = os.environ) -> Path:
     """Write `home`/dagster.yaml (aside, then renamed into place); returns its path."""
     home.mkdir(parents=True, exist_ok=True)
-    target, aside = home / "dagster.yaml", home / ".dagster.yaml.writing"
-    aside.write_text(instance_yaml(environ), encoding="utf-8")
-    os.replace(aside, target)
-    return target
+    write_text_whole(home / "dagster.yaml", instance_yaml(environ))
+    return home / "dagster.yaml"
 
 
 if __name__ == "__main__":

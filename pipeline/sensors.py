@@ -22,7 +22,7 @@ from pipeline.extract_files import ExtractFileError, find_extract_files
 from pipeline.run_messages import failures_and_warnings
 from schemas.extracts import EXTRACTS
 from pipeline.settings import HiuSettings
-from pipeline.status import FailureNotice, clear_failure_notice, write_failure_notice
+from pipeline.status import FailureNotice, clear_failure_notice, last_published, write_failure_notice
 
 
 def _output_of(run: dg.DagsterRun) -> Path:
@@ -69,10 +69,8 @@ def failure_notice(context: dg.RunFailureSensorContext) -> None:
 def published_by(output: Path, run_id: str) -> bool:
     """Whether the output folder's files are this run's: its manifest names it (a UI run of a few
     assets succeeds without publishing, and the files, and what failed, are as they were)."""
-    try:
-        return json.loads((output / "manifest.json").read_text(encoding="utf-8")).get("run_id") == run_id
-    except (OSError, ValueError):
-        return False
+    said = last_published(output)
+    return said is not None and said.get("run_id") == run_id
 
 
 @dg.run_status_sensor(

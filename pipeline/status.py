@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from pipeline.files import write_text_whole
 
 STATUS = "status"
 NOTICE = "last_run_failed.md"
@@ -32,21 +33,24 @@ class FailureNotice:
     warnings: list[str] = field(default_factory=list)
 
 
-def _write_aside(path: Path, text: str) -> None:
-    aside = path.with_name(f".{path.name}.writing")
-    aside.write_text(text, encoding="utf-8")
-    os.replace(aside, path)
+def last_published(output_dir: Path) -> dict | None:
+    """The manifest of the run whose files the output folder holds; None before any run published
+    (or when it cannot be read)."""
+    try:
+        said = json.loads((Path(output_dir) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return said if isinstance(said, dict) else None
 
 
 def _last_good_run(output_dir: Path) -> str:
-    manifest = output_dir / "manifest.json"
-    if not manifest.exists():
+    said = last_published(output_dir)
+    if said is None:
         return "No run has succeeded here yet, so there are no lists in this folder."
     try:
-        said = json.loads(manifest.read_text(encoding="utf-8"))
         return (f"The files in this folder are still those of the last run that succeeded (run {said['run_id']}, "
                 f"created {said['created']}, as of {said['as_of']}): nothing of the failed run was published.")
-    except (ValueError, KeyError):
+    except KeyError:
         return "The files in this folder are still those of the last run that succeeded."
 
 
@@ -87,8 +91,8 @@ def write_failure_notice(output_dir: Path, notice: FailureNotice) -> Path:
     folder = Path(output_dir) / STATUS
     folder.mkdir(parents=True, exist_ok=True)
     details = {**asdict(notice), "failed_at": notice.failed_at.astimezone(dt.timezone.utc).isoformat(timespec="seconds")}
-    _write_aside(folder / DETAILS, json.dumps(details, indent=2) + "\n")
-    _write_aside(folder / NOTICE, render_notice(Path(output_dir), notice))
+    write_text_whole(folder / DETAILS, json.dumps(details, indent=2) + "\n")
+    write_text_whole(folder / NOTICE, render_notice(Path(output_dir), notice))
     return folder / NOTICE
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,15 +18,10 @@ import pytest
 
 from pipeline.instance import PG_URL, prepare_home
 from pipeline.runner import materialize_all
+from tests.e2e.test_live_instance import free_port
 from tests.e2e.test_tiny_run import drop, settings_for
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
