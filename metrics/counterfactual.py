@@ -39,6 +39,13 @@ from metrics.population import AGE_GROUPS, UNKNOWN_AGE, age_band_sql, age_on, ba
 from pipeline.duck import row_count
 from schemas.sql_rules import quote_literal
 
+
+def exact_sum(expression: str) -> str:
+    """SQL: the sum of a DOUBLE expression, added up in fixed point (12 decimal places) so that the
+    order the engine's threads add the rows in cannot change the last digits: a rerun on the same
+    data writes the same bytes."""
+    return f"sum(({expression})::DECIMAL(38, 12))::DOUBLE"
+
 ALL = "ALL"
 COUNTERFACTUAL_MEASURES = (
     "ed_attendances", "emergency_admissions", "short_stay_admissions", "emergency_bed_days", "ambulance_arrivals",
@@ -289,7 +296,7 @@ def series_sql(cells: str = "counterfactual_cells", completeness: str | None = N
     )
     return f"""
         SELECT neighbourhood_code, month, measure, age_group, sum(population)::BIGINT AS population,
-               sum(observed)::BIGINT AS observed, sum(exposure)::DOUBLE AS exposure
+               sum(observed)::BIGINT AS observed, {exact_sum("exposure")} AS exposure
         FROM ({age_groups_sql(exposed)}) GROUP BY ALL
     """
 
@@ -355,7 +362,7 @@ def build_population_standardised(
         -- year-round rates give for that month's population.
         season AS (
             SELECT b.measure, month(b.month) AS month_of_year,
-                   coalesce(sum(b.observed) / nullif(sum(b.population * a.rate), 0), 1) AS factor
+                   coalesce(sum(b.observed) / nullif({exact_sum("b.population * a.rate")}, 0), 1) AS factor
             FROM baseline b JOIN area a USING (sex, age_band, measure)
             GROUP BY ALL
         ),
@@ -387,7 +394,7 @@ def build_population_standardised(
         WITH cells_expected AS (SELECT * FROM {cell_table} WHERE month > {sql_date(last)}),
         summed AS (
             SELECT neighbourhood_code, month, measure, age_group, sum(population)::BIGINT AS population,
-                   sum(observed)::BIGINT AS observed, sum(expected) AS expected
+                   sum(observed)::BIGINT AS observed, {exact_sum("expected")} AS expected
             FROM ({age_groups_sql("cells_expected")}) GROUP BY ALL
         ),
         -- every neighbourhood, month, measure and age group: a group with nobody in it has zeros
@@ -405,7 +412,7 @@ def build_population_standardised(
         )
         SELECT * FROM by_neighbourhood
         UNION ALL
-        SELECT '{ALL}', month, measure, age_group, sum(population)::BIGINT, sum(observed)::BIGINT, sum(expected)
+        SELECT '{ALL}', month, measure, age_group, sum(population)::BIGINT, sum(observed)::BIGINT, {exact_sum("expected")}
         FROM by_neighbourhood GROUP BY ALL
         ORDER BY neighbourhood_code = '{ALL}', neighbourhood_code, month, measure, age_group
         """
@@ -454,14 +461,14 @@ def standardised_totals(
         ),
         per_rate AS (  -- one baseline rate: the cells of a neighbourhood, sex, band and measure
             SELECT period, first_month, last_month, neighbourhood_code, sex, age_band, measure,
-                   sum(observed) AS observed, sum(expected) AS expected,
-                   power(sum(weight), 2) * any_value(rate_variance) AS expected_variance
+                   sum(observed) AS observed, {exact_sum("expected")} AS expected,
+                   power({exact_sum("weight")}, 2) * any_value(rate_variance) AS expected_variance
             FROM picked GROUP BY ALL
         ),
         grouped AS (
             SELECT period, neighbourhood_code, measure, age_group, any_value(first_month) AS first_month,
-                   any_value(last_month) AS last_month, sum(observed)::BIGINT AS observed, sum(expected) AS expected,
-                   sum(expected_variance) AS expected_variance
+                   any_value(last_month) AS last_month, sum(observed)::BIGINT AS observed, {exact_sum("expected")} AS expected,
+                   {exact_sum("expected_variance")} AS expected_variance
             FROM ({age_groups_sql("per_rate")}) GROUP BY ALL
         ),
         activity AS (
@@ -480,8 +487,8 @@ def standardised_totals(
         SELECT w.*, coalesce(q.squares, 0) AS observed_variance
         FROM (
             SELECT period, '{ALL}' AS neighbourhood_code, measure, age_group, min(first_month) AS first_month,
-                   max(last_month) AS last_month, sum(observed)::BIGINT AS observed, sum(expected) AS expected,
-                   sum(expected_variance) AS expected_variance
+                   max(last_month) AS last_month, sum(observed)::BIGINT AS observed, {exact_sum("expected")} AS expected,
+                   {exact_sum("expected_variance")} AS expected_variance
             FROM whole GROUP BY period, measure, age_group
         ) w LEFT JOIN area_squares q USING (period, measure, age_group)
         """

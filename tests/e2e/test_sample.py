@@ -35,15 +35,6 @@ def test_regenerating_the_sample_gives_the_same_content(tmp_path):
         assert read_extract(tmp_path, name).equals(read_extract(SAMPLE, name)), name
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sample_run")
-    settings = HiuSettings(extracts_dir=str(SAMPLE), output_dir=str(folder / "out"), warehouse=str(folder / "w.duckdb"))
-    outcome = materialize_all(settings)
-    assert outcome.ok, outcome.failures
-    return folder / "out"
-
-
 def cohort_files(out: Path) -> pl.DataFrame:
     return pl.concat([pl.read_parquet(p) for p in sorted(out.glob("neighbourhoods/*/hiu_cohort.parquet"))])
 
