@@ -360,7 +360,7 @@ def _row_count(path: Path) -> int | None:
     table=False,
     kinds=("json",),
     deps=["neighbourhood_cohort_files", "neighbourhood_frailty_files", "neighbourhood_rising_risk_files",
-          "rising_risk_model_card", "metric_files", "quarantine_files", "data_quality_report"],
+          "rising_risk_model_card", "metric_files", "quarantine_files", "data_quality_report", "neighbourhood_reports"],
     description=(
         "Moves this run's files into the output folder and writes `manifest.json` last: run id, times, "
         "as-of date, window, thresholds, extracts supplied, and every input and output file with its "

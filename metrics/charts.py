@@ -21,7 +21,7 @@ def svg_figure(salt: str, size: tuple[float, float]) -> Iterator[tuple[object, o
 
         def to_svg() -> str:
             buffer = io.StringIO()
-            figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+            figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
             return buffer.getvalue()
 
         try:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, programme, risk, staging
+from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, programme, reports, risk, staging
 from assets.coverage import run_tags
 from pipeline.resources import warehouse_resource
 from pipeline.sensors import SENSORS
 from pipeline.settings import HiuSettings
 
-ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, risk, metrics, programme, exports, model_checks]
+ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, risk, metrics, programme, exports, reports, model_checks]
 
 def nightly_refresh(settings: HiuSettings) -> dg.ScheduleDefinition:
     """Every asset rebuilt from the extracts folder at 02:00 London time, on by default: the exports'

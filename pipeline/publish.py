@@ -6,7 +6,7 @@ its intent to a journal, and it moves the file it replaces, and any file of an e
 run did not write, into `<output>/.previous/`. `manifest.json` goes last. If anything fails,
 the journal is played backwards and the folder is as it was; if the process is killed half way,
 the next run (or publish) plays the journal back first. Only the files the pipeline owns are ever
-touched: `manifest.json` and everything under `neighbourhoods/`, `metrics/`, `quarantine/` and
+touched: `manifest.json`, `index.html` and everything under `neighbourhoods/`, `metrics/`, `quarantine/` and
 `quality/`.
 """
 
@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-OWNED = ("manifest.json", "neighbourhoods", "metrics", "quarantine", "quality")
+OWNED = ("manifest.json", "index.html", "neighbourhoods", "metrics", "quarantine", "quality")
 JOURNAL = ".publish-journal"
 BACKUP = ".previous"
 RUN_PREFIX = ".run-"

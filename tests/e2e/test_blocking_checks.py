@@ -11,6 +11,7 @@ import assets.exports
 import assets.frailty
 import assets.metrics
 import assets.programme
+import assets.reports
 import assets.risk
 import assets.staging
 from pipeline.runner import materialize_all
@@ -150,6 +151,20 @@ FILE_SABOTAGE = {
 }
 
 
+def _report_of(run_dir, code="south"):
+    return run_dir / "neighbourhoods" / code / "report.html"
+
+
+# Each breaks what reports_are_self_contained guards, after the reports are written.
+REPORT_SABOTAGE = {
+    "a report fetches an image": lambda run_dir: _report_of(run_dir).write_text(
+        _report_of(run_dir).read_text().replace("</main>", '<img src="https://example.org/logo.png" alt="logo"></main>')),
+    "a report is missing": lambda run_dir: _report_of(run_dir).unlink(),
+    "the index leaves a report out": lambda run_dir: (run_dir / "index.html").write_text(
+        (run_dir / "index.html").read_text().replace('href="neighbourhoods/south/report.html"', 'href="#"')),
+}
+
+
 def assert_failed_and_nothing_published(outcome, check, tmp_path):
     assert not outcome.ok
     assert any(f"check {check}:" in failure for failure in outcome.failures), outcome.failures
@@ -186,6 +201,20 @@ def test_broken_programme_metrics_fail_their_check_and_nothing_is_published(tmp_
     assert_failed_and_nothing_published(outcome, check, tmp_path)
 
 
+@pytest.mark.parametrize("fault", sorted(REPORT_SABOTAGE))
+def test_broken_reports_fail_their_check_and_nothing_is_published(tmp_path, monkeypatch, fault):
+    original = assets.reports.write_reports
+
+    def wrapped(run_dir, *args, **kwargs):
+        result = original(run_dir, *args, **kwargs)
+        REPORT_SABOTAGE[fault](run_dir)
+        return result
+
+    monkeypatch.setattr(assets.reports, "write_reports", wrapped)
+    outcome = materialize_all(settings_for(tmp_path, drop(tmp_path / "drop")))
+    assert_failed_and_nothing_published(outcome, "neighbourhood_reports.reports_are_self_contained", tmp_path)
+
+
 def _kind(check_name: str) -> str:
     """Checks made by one factory for several tables count as one kind."""
     return "id_is_unique" if check_name.endswith("_is_unique") else check_name
@@ -197,5 +226,6 @@ def test_every_blocking_check_has_a_test_that_makes_it_fail():
     graph = defs.resolve_asset_graph()
     blocking = {_kind(key.name) for key in graph.asset_check_keys if graph.get(key).blocking}
     tested = {_kind(name.split(".")[1]) for name in [*SABOTAGE, *FILE_SABOTAGE, *PROGRAMME_SABOTAGE]}
+    tested.add("reports_are_self_contained")  # test_broken_reports_fail_their_check_and_nothing_is_published
     warn_only = {"warnings_reported", "window_fully_covered", "published_copies_not_withheld", "rising_risk_model_trained"}
     assert blocking - warn_only <= tested, blocking - warn_only - tested

@@ -36,6 +36,7 @@ def test_a_rerun_on_the_same_extracts_writes_the_same_bytes(sample_run):
     after = files(sample_run)
     assert sorted(after) == sorted(before)
     compared = [name for name in before if not name.endswith(STAMPED)]
+    assert any(name.endswith("report.html") for name in compared) and "index.html" in compared
     assert [name for name in compared if after[name] != before[name]] == []
 
 
