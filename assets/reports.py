@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from assets.exports import NIGHTLY
+from assets.exports import NIGHTLY, NOT_SUPPLIED_MEANS
+from assets.extracts import extract_supplied
 from assets.factory import Step, failed, warehouse_asset, warehouse_check
 from assets.terms import list_terms
 from reports.audit import links, problems
@@ -11,7 +12,7 @@ from reports.render import INDEX, REPORT, write_reports
 
 def _neighbourhoods(step: Step) -> dict[str, str | None]:
     return dict(step.conn.execute(
-        "SELECT neighbourhood_code, any_value(neighbourhood_name) FROM stg_practices GROUP BY 1 ORDER BY 1"
+        "SELECT neighbourhood_code, min(neighbourhood_name) FROM stg_practices GROUP BY 1 ORDER BY 1"
     ).fetchall())
 
 
@@ -31,7 +32,9 @@ def _neighbourhoods(step: Step) -> dict[str, str | None]:
     ),
 )
 def neighbourhood_reports(step: Step) -> dict:
-    sizes = write_reports(step.warehouse.run_folder, _neighbourhoods(step), list_terms(step))
+    not_supplied = list(dict.fromkeys(
+        words for extract, words in NOT_SUPPLIED_MEANS.items() if not extract_supplied(step.conn, extract)))
+    sizes = write_reports(step.warehouse.run_folder, _neighbourhoods(step), list_terms(step), not_supplied)
     return {"reports": len(sizes), "largest_report_bytes": max(sizes.values(), default=0)}
 
 

@@ -4,8 +4,11 @@ values, lines differ in style and markers, and every chart has a table of its nu
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 
+import matplotlib.dates as mdates
 import polars as pl
 
 from metrics.charts import svg_figure
@@ -23,8 +26,12 @@ class Chart:
 
 
 def _inline(svg: str) -> str:
-    """matplotlib writes a standalone file (XML declaration, DOCTYPE): keep the <svg> element."""
-    return svg[svg.index("<svg"):]
+    """matplotlib writes a standalone file (XML declaration, DOCTYPE): keep the <svg> element, and
+    only the ids something in it refers to (its clip paths and markers, salted per chart): the
+    others ("figure_1", "axes_1") would repeat in every chart of the page."""
+    svg = svg[svg.index("<svg"):]
+    referenced = set(re.findall(r"#([\w.-]+)", svg))
+    return re.sub(r' id="([^"]+)"', lambda m: m.group(0) if m.group(1) in referenced else "", svg)
 
 
 def _pct(value: float | None) -> str:
@@ -88,7 +95,7 @@ def frailty_chart(profile: dict, salt: str) -> Chart | None:
     return Chart(_inline(svg), f"Stacked bar chart of frailty (eFI) by age band. {said}.")
 
 
-def counterfactual_chart(series: pl.DataFrame, title: str, salt: str) -> Chart:
+def counterfactual_chart(series: pl.DataFrame, title: str, salt: str, go_live: dt.date | None = None) -> Chart:
     """Observed month by month against expected without the programme, with expected's 95% band."""
     months = series["month"].to_list()
     upper = [u if u is not None else e for u, e in zip(series["expected_upper"], series["expected"])]
@@ -97,9 +104,12 @@ def counterfactual_chart(series: pl.DataFrame, title: str, salt: str) -> Chart:
                           label="expected, 95% interval")
         axis.plot(months, series["expected"], color=VERMILLION, linestyle="--", label="expected without the programme")
         axis.plot(months, series["observed"], color=BLUE, marker="o", markersize=3, label="observed")
+        if go_live is not None and months[0] <= go_live <= months[-1]:
+            axis.axvline(go_live, color="black", linestyle=":", linewidth=1.2, label=f"team live ({go_live:%b %Y})")
         axis.set_ylabel(f"{title} a month", fontsize=8)
-        axis.set_ylim(bottom=0)
-        axis.legend(fontsize=8, frameon=False, loc="lower left")
+        axis.set_ylim(bottom=0, top=max(max(upper), max(series["observed"])) * 1.45 or 1)
+        axis.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+        axis.legend(fontsize=8, frameon=False, loc="upper left", ncols=2)
         axis.spines[["top", "right"]].set_visible(False)
         axis.tick_params(labelsize=8)
         figure.autofmt_xdate()
@@ -108,8 +118,9 @@ def counterfactual_chart(series: pl.DataFrame, title: str, salt: str) -> Chart:
     above = sum(o > u for o, u in zip(series["observed"], upper) if u is not None)
     below = sum(o < lo for o, lo in zip(series["observed"], series["expected_lower"]))
     alt = (
-        f"Line chart of {title.lower()} a month from {months[0]:%B %Y} to {months[-1]:%B %Y}: observed against "
+        f"Line chart of {title} a month from {months[0]:%B %Y} to {months[-1]:%B %Y}: observed against "
         f"expected without the programme, with the expected 95% interval as a band. Observed was above the band in "
         f"{above} of {len(months)} months and below it in {below}."
+        + (f" The team went live in {go_live:%B %Y}." if go_live is not None and months[0] <= go_live <= months[-1] else "")
     )
     return Chart(_inline(svg), alt)

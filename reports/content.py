@@ -4,6 +4,7 @@ means the report cannot say anything its folder does not hold."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def cohort_sizes(folder: Path) -> dict:
     """High intensity users by service and HIMSU, from the neighbourhood's list."""
     path = folder / "hiu_cohort.parquet"
     if not path.exists():
-        return {}
+        return dict.fromkeys(("any", "gp", "ed", "admissions", "himsu"), 0)
     counts = pl.scan_parquet(path).select(
         pl.len().alias("any"),
         pl.col("hiu_gp").sum().alias("gp"),
@@ -107,8 +108,12 @@ def frailty_profile(metrics: Path, code: str) -> dict:
     frame = _one_neighbourhood(metrics / "frailty_summary.parquet", code)
     bands = sorted(set(frame["age_band"]), key=["65-74", "75-84", "85+"].index)
     categories = [c for c in [*EFI_CATEGORIES, "not scored"] if c in set(frame["efi_category"])]
-    people = {(r["age_band"], r["efi_category"]): r["people"] for r in frame.iter_rows(named=True)}
-    pct = {(r["age_band"], r["efi_category"]): r["people_pct_of_age_band"] for r in frame.iter_rows(named=True)}
+    # the summary has no row for a band and category with nobody in it: that is 0 people, 0%
+    people = {(band, category): 0 for band in bands for category in categories}
+    pct = {(band, category): 0.0 for band in bands for category in categories}
+    for r in frame.iter_rows(named=True):
+        people[(r["age_band"], r["efi_category"])] = r["people"]
+        pct[(r["age_band"], r["efi_category"])] = r["people_pct_of_age_band"]
     return {"bands": bands, "categories": categories, "people": people, "pct": pct}
 
 
@@ -124,21 +129,29 @@ def counterfactual_series(metrics: Path, code: str) -> dict[str, pl.DataFrame]:
     }
 
 
+PERIODS = ("since_go_live", "last_12_months")
+
+
 def programme_summary(metrics: Path, code: str) -> list[dict]:
-    """The last 12 months, all ages, by measure and method."""
-    frame = _one_neighbourhood(metrics / "programme_summary.parquet", code).filter(
-        (pl.col("period") == "last_12_months") & (pl.col("age_group") == "all")
-    )
+    """All ages, by period (since go-live first, where the team is live), measure and method."""
+    frame = _one_neighbourhood(metrics / "programme_summary.parquet", code).filter(pl.col("age_group") == "all")
     rows = []
-    for measure, name in SUMMARY_MEASURES.items():
-        for method, method_name in METHOD_NAMES.items():
-            for row in frame.filter((pl.col("measure") == measure) & (pl.col("method") == method)).iter_rows(named=True):
-                rows.append({**row, "measure_name": name, "method_name": method_name})
+    for period in PERIODS:
+        for measure, name in SUMMARY_MEASURES.items():
+            for method, method_name in METHOD_NAMES.items():
+                picked = frame.filter((pl.col("period") == period) & (pl.col("measure") == measure) & (pl.col("method") == method))
+                rows += [{**row, "measure_name": name, "method_name": method_name} for row in picked.iter_rows(named=True)]
     return rows
 
 
+def go_live(metrics: Path, code: str) -> dt.date | None:
+    """When the neighbourhood's team went live, as the counterfactual file gives it."""
+    frame = _one_neighbourhood(metrics / "counterfactual_activity.parquet", code).select(pl.col("go_live_date").min())
+    return frame.item() if frame.height else None
+
+
 def followup(metrics: Path, code: str) -> dict | None:
-    frame = _one_neighbourhood(metrics / "cohort_followup.parquet", code)
+    frame = _one_neighbourhood(metrics / "cohort_followup.parquet", code).filter(pl.col("measure") == "unplanned_activity")
     return frame.row(0, named=True) if frame.height else None
 
 
@@ -149,11 +162,12 @@ def neighbourhood_content(run_dir: Path, code: str) -> dict:
     return {
         "lists": list_files(folder),
         "sizes": cohort_sizes(folder),
-        "population": services[0]["population"] if services else None,
+        "population": services[0]["population"] if services else 0,
         "concentration": services,
         "practices": top_practices(folder),
         "frailty": frailty_profile(metrics, code),
         "series": counterfactual_series(metrics, code),
         "summary": programme_summary(metrics, code),
         "followup": followup(metrics, code),
+        "go_live": go_live(metrics, code),
     }

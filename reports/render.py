@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reports import charts
-from reports.content import CHART_MEASURES, cohort_sizes, neighbourhood_content
+from reports.content import CHART_MEASURES, neighbourhood_content
 
 REPORT = "report.html"
 INDEX = "index.html"
@@ -59,48 +59,57 @@ def month_name(value) -> str:
 _ENV.filters.update(count=count, pct=pct, number=number, signed=signed, long_date=long_date, month_name=month_name)
 
 
-def verdict(lower: float | None, upper: float | None, what: str) -> str:
-    """What an interval of a change says, in words."""
+def verdict(lower: float | None, upper: float | None) -> str:
+    """What the interval of the follow-up's net change says, in words."""
     if lower is None or upper is None:
         return ""
     if lower <= 0 <= upper:
-        return f"The interval includes 0: no {what} that the data can tell from chance."
-    return f"The interval is {'above' if lower > 0 else 'below'} 0."
+        return "The interval includes 0: no change beyond regression to the mean that the data can tell from chance."
+    if upper < 0:
+        return ("The interval is below 0: the cohort's activity fell by more than regression to the mean gives "
+                "(not proof of the team's work on its own).")
+    return "The interval is above 0: the cohort's activity fell by less than regression to the mean alone gives."
 
 
-def render_report(run_dir: Path, code: str, name: str | None, terms: dict) -> str:
+def render_report(run_dir: Path, code: str, name: str | None, terms: dict, not_supplied: list[str] = ()) -> str:
+    """`not_supplied`: what each optional extract missing from this run leaves blank, in words."""
     content = neighbourhood_content(run_dir, code)
     salt = f"report-{code}"
     figures = {
         "concentration": charts.concentration_chart(content["concentration"], salt),
         "frailty": charts.frailty_chart(content["frailty"], salt),
         "series": [
-            (CHART_MEASURES[measure], charts.counterfactual_chart(series, CHART_MEASURES[measure], salt))
+            (CHART_MEASURES[measure], charts.counterfactual_chart(series, CHART_MEASURES[measure], salt, content["go_live"]))
             for measure, series in content["series"].items()
         ],
     }
     return _ENV.get_template("report.html.j2").render(
-        code=code, name=name or code, terms=terms, charts=figures, verdict=verdict, **content
+        code=code, name=name or code, terms=terms, charts=figures, verdict=verdict, not_supplied=list(not_supplied),
+        **content
     )
 
 
 def render_index(neighbourhoods: list[dict], metric_files: list[str], terms: dict) -> str:
-    """`neighbourhoods`: code, name, hiu_people, himsu_people; `metric_files`: paths from the root."""
-    return _ENV.get_template("index.html.j2").render(neighbourhoods=neighbourhoods, metric_files=metric_files, terms=terms)
+    """`neighbourhoods`: code and name; `metric_files`: paths from the root. No counts: the index
+    sits beside `metrics/published/`, and exact counts next to it would undo its rounding."""
+    published = [p for p in metric_files if p.startswith("metrics/published/")]
+    return _ENV.get_template("index.html.j2").render(
+        neighbourhoods=neighbourhoods, published=published, exact=[p for p in metric_files if p not in published],
+        terms=terms)
 
 
-def write_reports(run_dir: Path, neighbourhoods: dict[str, str | None], terms: dict) -> dict[str, int]:
+def write_reports(run_dir: Path, neighbourhoods: dict[str, str | None], terms: dict,
+                  not_supplied: list[str] = ()) -> dict[str, int]:
     """`neighbourhoods/<code>/report.html` for each neighbourhood and `index.html` at the root of
     `run_dir`; returns each report's size in bytes."""
     sizes, listed = {}, []
     for code, name in neighbourhoods.items():
-        html = render_report(run_dir, code, name, terms)
+        html = render_report(run_dir, code, name, terms, not_supplied)
         path = run_dir / "neighbourhoods" / code / REPORT
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")
         sizes[code] = len(html.encode())
-        people = cohort_sizes(run_dir / "neighbourhoods" / code)
-        listed.append({"code": code, "name": name or code, "hiu_people": people.get("any"), "himsu_people": people.get("himsu")})
+        listed.append({"code": code, "name": name or code})
     metric_files = sorted(
         str(p.relative_to(run_dir)) for p in (run_dir / "metrics").rglob("*")
         if p.is_file() and p.suffix in (".csv", ".md", ".svg", ".json")

@@ -24,8 +24,11 @@ STAMPED = ("manifest.json", ".xlsx")
 
 
 def files(out: Path) -> dict[str, bytes]:
+    """What a user of the output folder sees: not the housekeeping (`.lock`, a run's `.run-<id>/`
+    folder before it publishes, the publish journal) nor the failure notice."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and not p.name.startswith(".") and "status" not in p.parts}
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+            and "status" not in p.relative_to(out).parts}
 
 
 def test_a_rerun_on_the_same_extracts_writes_the_same_bytes(sample_run):
@@ -45,7 +48,7 @@ def consistent(out: Path) -> dict:
     manifest = json.loads((out / "manifest.json").read_text())
     listed = {entry["path"]: entry["sha256"] for entry in manifest["outputs"]}
     on_disk = {name for name in files(out) if name != "manifest.json"}
-    assert on_disk == set(listed)
+    assert on_disk == set(listed), (sorted(on_disk - set(listed))[:5], sorted(set(listed) - on_disk)[:5])
     for name, sha in listed.items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == sha, name
     return manifest

@@ -26,6 +26,8 @@ def test_every_neighbourhood_has_a_report_and_the_index_links_them_all(sample_ru
     for code in codes:
         assert f'href="neighbourhoods/{code}/report.html"' in index
     assert 'href="metrics/published/service_concentration.csv"' in index
+    # no counts beside the published copies: exact ones there would undo their rounding
+    assert "High intensity users</th>" not in index
     for page in [*reports(sample_run), sample_run / "index.html"]:
         assert problems(page, sample_run) == [], page
 
@@ -48,6 +50,7 @@ def test_every_number_in_a_report_is_the_number_in_its_file(sample_run):
                          n(hiu["himsu"].sum()), n(frail.height), n(rising.height)], code
 
         mine = concentration.filter(pl.col("neighbourhood_code") == code)
+        assert len(shown.tables["concentration-table"]) == 3, code
         for row, (service, name) in zip(shown.tables["concentration-table"],
                                         [("gp", "GP appointments"), ("ed", "ED attendances"), ("admissions", "Emergency admissions")]):
             file = mine.filter(pl.col("service") == service).row(0, named=True)
@@ -68,23 +71,34 @@ def test_every_number_in_a_report_is_the_number_in_its_file(sample_run):
                 pl.col("efi_category").replace_strict({"fit": 0, "mild": 1, "moderate": 2, "severe": 3, "not scored": 4}))
             assert row[1:] == [f"{n(r['people'])} ({r['people_pct_of_age_band']:.1f}%)" for r in cells.iter_rows(named=True)]
 
-        mine = summary.filter((pl.col("neighbourhood_code") == code) & (pl.col("period") == "last_12_months")
-                              & (pl.col("age_group") == "all"))
+        mine = summary.filter((pl.col("neighbourhood_code") == code) & (pl.col("age_group") == "all"))
+        measures = {"ED attendances": "ed_attendances", "Emergency admissions": "emergency_admissions",
+                    "Short-stay emergency admissions": "short_stay_admissions", "Emergency bed days": "emergency_bed_days",
+                    "Ambulance arrivals at ED": "ambulance_arrivals"}
         assert len(shown.tables["expected-table"]) == mine.height, code
         for row in shown.tables["expected-table"]:
-            method = "population_standardised" if row[1].startswith("standardised") else "interrupted_time_series"
-            observed = int(row[2].replace(",", ""))
-            matching = mine.filter((pl.col("method") == method) & (pl.col("observed") == observed))
-            assert any(
-                row[3:] == [f"{r['expected']:,.1f}", f"{r['avoided']:+,.1f}", f"{r['avoided_lower']:+,.1f} to {r['avoided_upper']:+,.1f}"]
-                for r in matching.iter_rows(named=True)
-            ), (code, row)
+            period = "since_go_live" if row[1].startswith("since go-live") else "last_12_months"
+            method = "population_standardised" if row[2].startswith("standardised") else "interrupted_time_series"
+            file = mine.filter((pl.col("measure") == measures[row[0]]) & (pl.col("period") == period)
+                               & (pl.col("method") == method)).row(0, named=True)
+            assert row[3:] == [n(file["observed"]), f"{file['expected']:,.1f}", f"{file['avoided']:+,.1f}",
+                               f"{file['avoided_lower']:+,.1f} to {file['avoided_upper']:+,.1f}"], (code, row)
+            if period == "since_go_live":
+                assert row[1] == f"since go-live ({file['months']} months)"
 
-        file = followup.filter(pl.col("neighbourhood_code") == code).row(0, named=True)
+        file = followup.filter((pl.col("neighbourhood_code") == code) & (pl.col("measure") == "unplanned_activity")).row(0, named=True)
         values = [row[1] for row in shown.tables["followup-table"]]
         assert values == [n(file["people"]), n(file["activity_before"]), n(file["activity_after"]),
                           f"{file['change_pct']:+.1f}%", f"{file['expected_change_pct']:+.1f}%", f"{file['net_change_pct']:+.1f}",
                           f"{file['net_change_lower']:+.1f} to {file['net_change_upper']:+.1f}"], code
+
+        live = pl.read_parquet(metrics / "counterfactual_activity.parquet").filter(
+            pl.col("neighbourhood_code") == code)["go_live_date"].min()
+        text = " ".join(page.read_text().split())
+        if live is None:
+            assert "This neighbourhood's team has no go-live date" in text, code
+        else:
+            assert f"went live on <strong>{live.day} {live:%B %Y}</strong>" in text, code
 
         people = {row[0]: row[2] for row in shown.tables["files-table"]}
         assert people["hiu_cohort.csv"] == n(pl.read_csv(folder / "hiu_cohort.csv", infer_schema=False).height)
@@ -119,6 +133,11 @@ def test_reports_render_in_a_real_browser_at_1366x768_and_print_to_a4(sample_run
             assert all(400 <= w <= 1366 for w in widths), (name, widths)
             assert page.evaluate("performance.getEntriesByType('resource').length") == 0, f"{name} fetched a file"
             page.screenshot(shots / f"{name}.png")
+            # printed, nothing is wider than an A4 page between its margins (210 mm - 2 x 12 mm at 96 dpi)
+            page.call("Emulation.setEmulatedMedia", media="print")
+            page.call("Emulation.setDeviceMetricsOverride", width=703, height=1000, deviceScaleFactor=1, mobile=False)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 703, f"{name} is wider than A4"
+            page.call("Emulation.setEmulatedMedia", media="")
             pdf = page.print_a4()
             assert pdf.startswith(b"%PDF")
             boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)

@@ -31,10 +31,26 @@ def test_a_neighbourhood_with_no_one_says_so_rather_than_showing_blank_charts(tm
     shown = read_page(html)
     assert shown.images == []
     assert [row[1] for row in shown.tables["cohort-sizes"]][:5] == ["0"] * 5
+    assert '<span class="value">0</span> people registered' in html
     assert "No one is registered at this neighbourhood's practices" in html
     assert "No high intensity users at this neighbourhood's practices." in html
     assert "Not calculated: the data hold no month after a whole 12-month baseline." in html
     assert "Not calculated: the data do not reach back far enough" in html
+
+
+def test_what_was_not_supplied_is_said_and_an_empty_frailty_cell_is_zero(tmp_path):
+    run = empty_run(tmp_path)
+    frailty = pl.DataFrame([{"neighbourhood_code": "north", "neighbourhood_name": "North", "age_band": "65-74",
+                             "efi_category": "fit", "people": 3, "people_pct_of_age_band": 100.0, "hiu_people": 0,
+                             "gp_appointments_12m": 1, "ed_attendances_12m": 0, "emergency_admissions_12m": 0},
+                            {"neighbourhood_code": "north", "neighbourhood_name": "North", "age_band": "85+",
+                             "efi_category": "severe", "people": 1, "people_pct_of_age_band": 100.0, "hiu_people": 0,
+                             "gp_appointments_12m": 1, "ed_attendances_12m": 0, "emergency_admissions_12m": 0}],
+                           schema=empty_frame(FrailtySummary).schema)
+    frailty.write_parquet(run / "metrics" / "frailty_summary.parquet")
+    html = render_report(run, "north", "North", TERMS, ["Social care events: social care involvement is blank for everyone."])
+    assert "Not supplied in this run" in html and "social care involvement is blank for everyone" in html
+    assert read_page(html).tables["frailty-table"] == [["65-74", "3 (100.0%)", "0 (0.0%)"], ["85+", "0 (0.0%)", "1 (100.0%)"]]
 
 
 def test_names_are_shown_as_written_never_run(tmp_path):
