@@ -20,7 +20,7 @@ run: setup
 	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/hiu run
 
 test: setup
-	$(VENV)/bin/pytest -n 2 --dist loadfile  # two workers, a test file each: the suite fits the 2-core machine
+	$(VENV)/bin/pytest -n 2 --dist loadgroup  # two workers; tests sharing an expensive fixture together (tests/conftest.py)
 
 ui: setup
 	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -m pipeline.definitions -h 127.0.0.1 -p 3000

@@ -33,6 +33,21 @@ WAREHOUSE_POOL = "duckdb"
 # DuckDB takes 80% of RAM by default; capped, it spills to `<warehouse>.tmp/` instead, which keeps a
 # 465,000-person run under the 3 GB target together with Python and Dagster.
 MEMORY_LIMIT = "1500MB"
+# Machine tuning, not analysis settings (they never change a number): DuckDB's memory cap and its
+# threads per run (default: every core). `make test` runs two workers on two cores and gives each
+# one thread, so that they do not fight over the cores.
+MEMORY_LIMIT_VARIABLE, THREADS_VARIABLE = "HIU_DUCKDB_MEMORY_LIMIT", "HIU_DUCKDB_THREADS"
+
+
+def engine_config() -> dict:
+    """The DuckDB settings a run's connection takes from the environment, checked."""
+    config = {"memory_limit": os.environ.get(MEMORY_LIMIT_VARIABLE) or MEMORY_LIMIT}
+    threads = os.environ.get(THREADS_VARIABLE)
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise ValueError(f"{THREADS_VARIABLE} must be a whole number of 1 or more, not {threads!r}")
+        config["threads"] = int(threads)
+    return config
 
 
 def _sidecar(path: Path, suffix: str) -> Path:
@@ -93,7 +108,6 @@ class Warehouse(dg.ConfigurableResource):
 
     path: str
     output_dir: str
-    memory_limit: str = MEMORY_LIMIT
 
     _locks: Optional[contextlib.ExitStack] = PrivateAttr(default=None)
     _run_copy: Optional[Path] = PrivateAttr(default=None)
@@ -170,7 +184,7 @@ class Warehouse(dg.ConfigurableResource):
                 str(target),
                 config={
                     "preserve_insertion_order": True,
-                    "memory_limit": self.memory_limit,
+                    **engine_config(),
                     "temp_directory": str(_sidecar(self.warehouse_path, ".tmp")),
                 },
             )
