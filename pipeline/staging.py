@@ -166,13 +166,15 @@ def stage_extract(
     )
     raw_columns = [r[0] for r in conn.execute(f"DESCRIBE {raw_table}").fetchall() if r[0] not in SOURCE_COLUMNS]
     values = ", ".join(f"raw.{quote_ident(c)}" for c in raw_columns)
+    # Nothing rejected: the quarantine's columns without reading the raw rows again.
+    nothing = "" if row_count(conn, rejected) else "LIMIT 0"
     conn.execute(
         f"""
         CREATE OR REPLACE TABLE {quarantine_table} AS
         SELECT {quote_literal(name)} AS extract, raw._source_file AS source_file, raw._source_row AS source_row,
                rejected.reason, {values}
         FROM {raw_table} raw JOIN {rejected} rejected USING (_row_order)
-        ORDER BY raw._row_order
+        ORDER BY raw._row_order {nothing}
         """
     )
     _record_findings(conn, name, findings, rejected)

@@ -75,9 +75,21 @@ def _matches(value: str, pattern: str) -> str:
 
 
 def normalised_text(text: str) -> str:
+    """Surrounding whitespace removed, and the null words read as null. Most values need neither,
+    and the checks that say so are cheap: `trim` with a character list costs about 0.3 s per
+    million values, which at tens of millions of rows and every column was most of staging. Only a
+    value whose first or last character is at or below a space can need trimming (a false alarm only
+    trims for nothing), and only a value of at most four characters can be a null word."""
     nulls = ", ".join(quote_literal(v) for v in NULL_TEXTS)
-    trimmed = f"trim({text}, {quote_literal(WHITESPACE)})"
-    return f"CASE WHEN upper({trimmed}) IN ({nulls}) THEN NULL ELSE {trimmed} END"
+    longest = max(len(v) for v in NULL_TEXTS)
+    trimmed = (
+        f"CASE WHEN ord({text}) <= 32 OR ord({text}[-1]) <= 32 THEN trim({text}, {quote_literal(WHITESPACE)}) "
+        f"ELSE {text} END"
+    )
+    return (
+        f"CASE WHEN strlen({trimmed}) > {longest} THEN {trimmed} WHEN upper({trimmed}) IN ({nulls}) THEN NULL "
+        f"ELSE {trimmed} END"
+    )
 
 
 def _whole_float_as_integer(value: str) -> str:
