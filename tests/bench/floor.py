@@ -66,7 +66,8 @@ def years_before(day: dt.date, years: int) -> dt.date:
 
 def run(drop: Path, out: Path, memory_limit: str, threads: int) -> dict:
     started = time.perf_counter()
-    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+    conn = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads,
+                                  "temp_directory": str(out.with_name(out.name + ".tmp"))})
     for name in TYPES:
         conn.execute(typed(drop, name))
     as_of = conn.execute(
@@ -153,17 +154,19 @@ def run(drop: Path, out: Path, memory_limit: str, threads: int) -> dict:
         conn.execute(f"COPY hiu_cohort TO '{out / kind}' (FORMAT {kind}, PARTITION_BY (neighbourhood_code))")
     people = conn.execute("SELECT count(*) FROM hiu_cohort").fetchone()[0]
     conn.close()
-    return {"seconds": round(time.perf_counter() - started, 1), "as_of": str(as_of), "hiu_people": people}
+    shutil.rmtree(out.with_name(out.name + ".tmp"), ignore_errors=True)
+    return {"seconds_inside": round(time.perf_counter() - started, 1), "as_of": str(as_of), "hiu_people": people}
 
 
 def same_cohort(floor_out: Path, pipeline_out: Path) -> dict:
     """Whether the pipeline's published HIU cohort holds the floor's people with the same counts,
     flags and scores (rows in one and not the other, on every compared column)."""
-    columns = ("person_id, neighbourhood_code, practice_code, age, gp_appointments_12m, ed_attendances_12m, "
-               "emergency_admissions_12m, high_intensity_services, himsu, social_care_involved, "
-               "round(efi_score, 9) AS efi, efi_category, hfrs_score, hfrs_band, reason")
+    columns = ("person_id, neighbourhood_code, pcn_code, practice_code, age, sex, imd_decile, gp_appointments_12m, "
+               "ed_attendances_12m, emergency_admissions_12m, hiu_gp, hiu_ed, hiu_admissions, high_intensity_services, "
+               "himsu, social_care_involved, round(efi_score, 9) AS efi, efi_category, hfrs_score, hfrs_band, reason, "
+               "CAST(as_of_date AS DATE) AS as_of_date")
     conn = duckdb.connect()
-    ours = f"SELECT {columns} FROM read_parquet('{floor_out}/parquet/*/*.parquet', hive_partitioning = true)"
+    ours = f"SELECT {columns} FROM read_parquet('{floor_out}/parquet/*/*.parquet', hive_partitioning = true, hive_types_autocast = false)"
     theirs = f"SELECT {columns} FROM read_parquet('{pipeline_out}/neighbourhoods/*/hiu_cohort.parquet')"
     only_floor = conn.execute(f"SELECT count(*) FROM ({ours} EXCEPT ALL {theirs})").fetchone()[0]
     only_pipeline = conn.execute(f"SELECT count(*) FROM ({theirs} EXCEPT ALL {ours})").fetchone()[0]

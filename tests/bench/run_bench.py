@@ -33,6 +33,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from pipeline.resources import MEMORY_LIMIT
 from tests.bench.figures import BANDS, figures, in_band
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +44,12 @@ SEED = int(os.environ.get("HIU_BENCH_SEED", "7"))
 
 
 def timed(command: list[str], env: dict | None = None, output: list | None = None) -> dict:
-    """Run under /usr/bin/time -v: wall seconds and peak resident memory (stdout into `output`)."""
-    completed = subprocess.run(
-        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, env={**os.environ, **(env or {})}
-    )
+    """Run under /usr/bin/time -v: wall seconds and peak resident memory (stdout into `output`).
+    The shell's own HIU_* settings are left out: the bench runs the defaults, as the floor does."""
+    from pipeline.settings import ENVIRONMENT
+
+    clean = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT.values()}
+    completed = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, env={**clean, **(env or {})})
     if completed.returncode != 0:
         sys.stderr.write(completed.stdout + completed.stderr)
         raise SystemExit(f"benchmark command failed: {' '.join(command)}")
@@ -82,10 +85,14 @@ def label(people: int) -> str:
 
 
 def generator_fingerprint() -> str:
-    """The generator's source: a drop made by other code is made again."""
+    """The generator's source and what it reads (code lists, the command line, the libraries that
+    draw its numbers): a drop made by other code is made again."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "pipeline" / "generate").glob("*.py")):
+    sources = [*(ROOT / "pipeline" / "generate").glob("*.py"), *(ROOT / "data" / "reference").rglob("*.csv"),
+               ROOT / "pipeline" / "cli.py", ROOT / "pipeline" / "reference_data.py", ROOT / "schemas" / "nhs_number.py"]
+    for path in sorted(sources):
         digest.update(path.read_bytes())
+    digest.update(" ".join(f"{n} {metadata.version(n)}" for n in ("numpy", "pyarrow")).encode())
     return digest.hexdigest()[:16]
 
 
@@ -99,11 +106,13 @@ def drop_for(people: int) -> tuple[Path, dict]:
         made = json.loads(marker.read_text())
         if {k: made.get(k) for k in wanted} == wanted:
             return drop, {**made, "reused": True}
+    marker.unlink(missing_ok=True)  # written again only once the drop is whole
     shutil.rmtree(drop, ignore_errors=True)
     said: list[str] = []
     generated = timed([HIU, "generate", "--population", str(people), "--seed", str(SEED), "--months", str(MONTHS),
                        "--out", str(drop), "--no-progress"], output=said)
-    made = {**wanted, "generate": generated, "injected": injected_by_generate(said[0])}
+    made = {**wanted, "generate": generated, "generated_on": dt.date.today().isoformat(),
+            "injected": injected_by_generate(said[0])}
     marker.write_text(json.dumps(made, indent=2) + "\n")
     return drop, {**made, "reused": False}
 
@@ -130,8 +139,9 @@ def run_and_floor(people: int, drop: Path) -> dict:
     ).stdout)
     floor_out = WORK / f"floor-{name}"
     floor_said: list[str] = []
-    floor = timed([sys.executable, "-m", "tests.bench.floor", str(drop), str(floor_out),
-                   "--memory-limit", env.get("HIU_DUCKDB_MEMORY_LIMIT", "3GB")], output=floor_said)
+    # The floor gets the run's memory cap and every core, as the run's DuckDB does.
+    floor = timed([sys.executable, "-m", "tests.bench.floor", str(drop), str(floor_out), "--threads", str(os.cpu_count()),
+                   "--memory-limit", env.get("HIU_DUCKDB_MEMORY_LIMIT", MEMORY_LIMIT)], output=floor_said)
     floor.update(json.loads(floor_said[0].strip().splitlines()[-1]))
     from tests.bench.floor import same_cohort
 
@@ -281,7 +291,7 @@ def markdown(results: dict) -> str:
     for run in runs.values():
         made = run["drop"]["generate"]["seconds"]
         lines.append(
-            f"| {run['people']:,} | {made}{' (kept)' if run['drop']['reused'] else ''} | {run['run']['seconds']} | "
+            f"| {run['people']:,} | {made}{' (drop kept, made ' + run['drop'].get('generated_on', 'earlier') + ')' if run['drop']['reused'] else ''} | {run['run']['seconds']} | "
             f"{run['run']['peak_rss_mb']} | {run['rising_risk_seconds']} | {run['counterfactual_followup_seconds']} | "
             f"{run['comparable_seconds']} | {run['floor']['seconds']} | {run['floor']['peak_rss_mb']} | "
             f"{run['ratio_to_floor']} | {'yes' if run['same_cohort']['equal'] else 'NO'} |")
