@@ -34,8 +34,7 @@ WAREHOUSE_POOL = "duckdb"
 # 465,000-person run under the 3 GB target together with Python and Dagster.
 MEMORY_LIMIT = "1500MB"
 # Machine tuning, not analysis settings (they never change a number): DuckDB's memory cap and its
-# threads per run (default: every core). `make test` runs two workers on two cores and gives each
-# one thread, so that they do not fight over the cores.
+# threads per run (default: every core).
 MEMORY_LIMIT_VARIABLE, THREADS_VARIABLE = "HIU_DUCKDB_MEMORY_LIMIT", "HIU_DUCKDB_THREADS"
 
 

@@ -1,14 +1,5 @@
-import os
-
 import pytest
 from hypothesis import HealthCheck, settings
-
-# Under `make test` two workers share two cores: one thread each for DuckDB, Polars and the BLAS
-# behind scikit-learn (set before any of them is imported; subprocesses inherit it). Contending
-# threads cost about a tenth of the suite's time.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    for variable in ("HIU_DUCKDB_THREADS", "POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
 
 # Properties are about behaviour; how long one example takes belongs in `make bench`, not here.
 settings.register_profile("hiu", deadline=None, suppress_health_check=[HealthCheck.too_slow])
