@@ -16,7 +16,6 @@ def _throwaway_dagster_instance(monkeypatch):
         monkeypatch.delenv(variable, raising=False)
 
 
-
 def pytest_collection_modifyitems(config, items):
     """How `make test` shares the two workers (pytest-xdist, `--dist loadgroup`). A test using one of
     our session-scoped fixtures (the sample run) goes to that fixture's group, and a test using a

@@ -58,6 +58,8 @@ def typed(drop: Path, name: str) -> str:
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
+    # Written again on purpose, not imported from cohorts.period: the floor re-derives every rule
+    # by hand, so that its cohort equal to the pipeline's also checks the pipeline's windows.
     try:
         return day.replace(year=day.year - years)
     except ValueError:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from pipeline.resources import MEMORY_LIMIT
 from tests.bench.figures import BANDS, figures, in_band
+from tests.bench.floor import same_cohort
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results"
@@ -143,8 +144,6 @@ def run_and_floor(people: int, drop: Path) -> dict:
     floor = timed([sys.executable, "-m", "tests.bench.floor", str(drop), str(floor_out), "--threads", str(os.cpu_count()),
                    "--memory-limit", env.get("HIU_DUCKDB_MEMORY_LIMIT", MEMORY_LIMIT)], output=floor_said)
     floor.update(json.loads(floor_said[0].strip().splitlines()[-1]))
-    from tests.bench.floor import same_cohort
-
     risk = sum(v for k, v in steps.items() if k.startswith(RISK_STEPS))
     programme = sum(v for k, v in steps.items() if k.startswith(COUNTERFACTUAL_STEPS))
     comparable = run["seconds"] - risk - programme
