@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from assets.extracts import extract_supplied
-from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
+from assets.factory import PERIOD_TABLE, Step, WarehouseCheck, failed, warehouse_asset, warehouse_check
 from assets.terms import list_terms
 from metrics.cards import cohort_followup_card
 from cohorts.period import month_end
@@ -114,7 +114,7 @@ def about_the_list(step: Step, title: str, who: str, rule: str | None = None):
 
 def neighbourhood_files(
     name: str, table: str, model, title: str, who: str, rule: str | None = None
-) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+) -> tuple[dg.AssetsDefinition, WarehouseCheck]:
     """An export asset writing `neighbourhoods/<code>/<table>.parquet`, `.csv`, `.xlsx` and a data
     dictionary, and its blocking check that the files partition the table by neighbourhood."""
 

@@ -1,11 +1,13 @@
 """The one shape of every warehouse asset and check: a function of a `Step` (connection, run
 context, settings, reporting period) wrapped with the decorator, pool, kinds and metadata that
-every such asset needs, so that each module says only what is particular to its tables."""
+every such asset needs, so that each module says only what is particular to its tables. Checks
+run inside their asset's step (`with_checks`)."""
 
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
 from typing import Any
 
 import dagster as dg
@@ -19,6 +21,8 @@ from pipeline.resources import WAREHOUSE_POOL, Warehouse
 from pipeline.settings import HiuSettings
 
 PERIOD_TABLE = "reporting_period"
+# How each warehouse asset is made, by name, so that `with_checks` can make it again with its checks.
+_MAKERS: dict[str, Callable[[Sequence["WarehouseCheck"]], dg.AssetsDefinition]] = {}
 
 
 @dataclass
@@ -61,29 +65,38 @@ def warehouse_asset(
 ) -> Callable[[Callable[[Step], dict | None]], dg.AssetsDefinition]:
     """An asset whose function builds warehouse table `table` (default: the asset's name) and may
     return extra metadata. Row count and column schema are always recorded; a preview only where
-    `preview` says the table holds no patient-level rows (`table=False`: no table metadata)."""
+    `preview` says the table holds no patient-level rows (`table=False`: no table metadata).
+
+    The definition returned has no checks; `with_checks` makes it again with the checks declared on
+    it, evaluated in the asset's own step (see `warehouse_check`)."""
 
     def decorate(build: Callable[[Step], dict | None]) -> dg.AssetsDefinition:
         asset_name = name or build.__name__
 
-        @dg.asset(
-            name=asset_name,
-            group_name=group,
-            kinds=set(kinds),
-            pool=WAREHOUSE_POOL,
-            deps=list(deps),
-            description=description,
-            freshness_policy=freshness_policy,
-        )
-        def _asset(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: Warehouse) -> dg.MaterializeResult:
-            with warehouse.get_connection() as conn:
-                step = Step(conn, context, settings, warehouse)
-                extra = build(step) or {}
-                described = {} if table is False else table_metadata(
-                    conn, table or asset_name, model=model, preview=preview, terms=_terms(step) if model else None)
-            return dg.MaterializeResult(metadata={**described, **extra})
+        def make(checks: Sequence[WarehouseCheck] = ()) -> dg.AssetsDefinition:
+            @dg.asset(
+                name=asset_name,
+                group_name=group,
+                kinds=set(kinds),
+                pool=WAREHOUSE_POOL,
+                deps=list(deps),
+                description=description,
+                freshness_policy=freshness_policy,
+                check_specs=[check.spec for check in checks],
+            )
+            def _asset(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+                with warehouse.get_connection() as conn:
+                    step = Step(conn, context, settings, warehouse)
+                    extra = build(step) or {}
+                    described = {} if table is False else table_metadata(
+                        conn, table or asset_name, model=model, preview=preview, terms=_terms(step) if model else None)
+                    results = [check.evaluate(step) for check in checks]
+                return dg.MaterializeResult(metadata={**described, **extra}, check_results=results)
 
-        return _asset
+            return _asset
+
+        _MAKERS[asset_name] = make
+        return make()
 
     return decorate
 
@@ -95,25 +108,69 @@ def _terms(step: Step) -> dict:
     return list_terms(step)
 
 
+@dataclass(frozen=True)
+class WarehouseCheck:
+    """A check of asset `asset` over the warehouse. It runs in the asset's own step, right after the
+    table is built and on the same connection: a check step of its own would cost Dagster's
+    per-step work (events, data versions) for a query of milliseconds, about 60 times a run. Blocking,
+    so that an ERROR fails the asset's step and nothing downstream runs (a WARN is shown and the run
+    goes on)."""
+
+    asset: str
+    name: str
+    description: str
+    blocking: bool
+    run: Callable[[Step], dg.AssetCheckResult]
+
+    @property
+    def spec(self) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(self.name, asset=self.asset, description=self.description, blocking=self.blocking)
+
+    def evaluate(self, step: Step) -> dg.AssetCheckResult:
+        return self.run(step)._replace(asset_key=dg.AssetKey(self.asset), check_name=self.name)
+
+
 def warehouse_check(
     asset: str | dg.AssetsDefinition,
     *,
     name: str,
     description: str,
     blocking: bool = True,
-) -> Callable[[Callable[[Step], dg.AssetCheckResult]], dg.AssetChecksDefinition]:
-    """An asset check over the warehouse. Blocking, so that it runs before anything downstream of
-    its asset and an ERROR stops them (a WARN is shown and the run goes on)."""
+) -> Callable[[Callable[[Step], dg.AssetCheckResult]], WarehouseCheck]:
+    """Declare a check of `asset` (a `WarehouseCheck`: `pipeline.definitions` finds it in its module,
+    as it finds assets, and `with_checks` folds it into the asset's step)."""
 
-    def decorate(check: Callable[[Step], dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
-        @dg.asset_check(asset=asset, name=name, blocking=blocking, description=description)
-        def _check(context: dg.AssetCheckExecutionContext, settings: HiuSettings, warehouse: Warehouse) -> dg.AssetCheckResult:
-            with warehouse.get_connection() as conn:
-                return check(Step(conn, context, settings, warehouse))
-
-        return _check
+    def decorate(check: Callable[[Step], dg.AssetCheckResult]) -> WarehouseCheck:
+        key = asset if isinstance(asset, str) else asset.key.to_user_string()
+        return WarehouseCheck(key, name, description, blocking, check)
 
     return decorate
+
+
+def checks_in_modules(modules: Sequence[ModuleType]) -> list[WarehouseCheck]:
+    """Every `WarehouseCheck` a module holds, by itself or in a list, once each."""
+    found: dict[tuple[str, str], WarehouseCheck] = {}
+    for module in modules:
+        for value in vars(module).values():
+            for item in value if type(value) in (list, tuple) else (value,):  # not a tuple-like record
+                if isinstance(item, WarehouseCheck):
+                    found[(item.asset, item.name)] = item
+    return list(found.values())
+
+
+def with_checks(assets: Sequence[dg.AssetsDefinition], checks: Sequence[WarehouseCheck]) -> list[dg.AssetsDefinition]:
+    """`assets`, each made again with its checks; a check of an asset not among them is an error."""
+    by_asset: dict[str, list[WarehouseCheck]] = {}
+    for check in checks:
+        by_asset.setdefault(check.asset, []).append(check)
+    folded = []
+    for asset in assets:
+        key = asset.key.to_user_string()
+        mine = by_asset.pop(key, [])
+        folded.append(_MAKERS[key](mine) if mine else asset)
+    if by_asset:
+        raise ValueError(f"checks of assets that are not defined: {sorted(by_asset)}")
+    return folded
 
 
 def failed(message: str, **metadata: Any) -> dg.AssetCheckResult:

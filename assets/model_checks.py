@@ -3,11 +3,11 @@
 import dagster as dg
 import pandera.polars as pa
 
-from assets.factory import Step, failed, warehouse_check
+from assets.factory import Step, WarehouseCheck, failed, warehouse_check
 from assets.staging import pandera_summary
 
 
-def matches_model(asset: dg.AssetsDefinition, table: str, model: type[pa.DataFrameModel]) -> dg.AssetChecksDefinition:
+def matches_model(asset: dg.AssetsDefinition, table: str, model: type[pa.DataFrameModel]) -> WarehouseCheck:
     @warehouse_check(
         asset,
         name=f"{table}_matches_schema",

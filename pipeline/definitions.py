@@ -1,6 +1,7 @@
 """The Dagster definitions: what `dagster dev -m pipeline.definitions` shows and `hiu run` executes.
 
-Assets and checks are collected by loading their modules, so a new one cannot be left out.
+Assets and checks are collected by loading their modules, so a new one cannot be left out; each
+check runs inside its asset's step.
 Settings are read from the HIU_* environment variables when the definitions are built.
 """
 
@@ -10,6 +11,7 @@ import dagster as dg
 
 from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, programme, reports, risk, staging
 from assets.coverage import run_tags
+from assets.factory import checks_in_modules, with_checks
 from pipeline.resources import warehouse_resource
 from pipeline.sensors import SENSORS
 from pipeline.settings import HiuSettings
@@ -33,8 +35,8 @@ def nightly_refresh(settings: HiuSettings) -> dg.ScheduleDefinition:
 def build_definitions(settings: HiuSettings | None = None) -> dg.Definitions:
     settings = settings or HiuSettings.from_env()
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(ASSET_MODULES),
-        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+        # Each asset evaluates its checks in its own step (`assets.factory.WarehouseCheck`).
+        assets=with_checks(dg.load_assets_from_modules(ASSET_MODULES), checks_in_modules(ASSET_MODULES)),
         schedules=[nightly_refresh(settings)],
         sensors=SENSORS,
         resources={"settings": settings, "warehouse": warehouse_resource(settings.warehouse, settings.output_dir)},
