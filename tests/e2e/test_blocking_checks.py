@@ -231,3 +231,14 @@ def test_every_blocking_check_has_a_test_that_makes_it_fail():
         tested.add(_kind(REPORT_CHECK.split(".")[1]))
     warn_only = {"warnings_reported", "window_fully_covered", "published_copies_not_withheld", "rising_risk_model_trained"}
     assert blocking - warn_only <= tested, blocking - warn_only - tested
+
+
+def test_the_schema_check_samples_a_large_table_and_still_finds_a_fault_of_the_passes(tmp_path, monkeypatch):
+    """Over SCHEMA_SAMPLE_ROWS rows the check reads a sample: a fault of staging's passes (here every
+    accepted GP status written in lower case) is in any sample, so the run still fails."""
+    monkeypatch.setattr(assets.staging, "SCHEMA_SAMPLE_ROWS", 5)  # the tiny drop has 22 GP appointments
+    sabotage = staged_then("gp_appointments", "UPDATE stg_gp_appointments SET appt_status = lower(appt_status)")
+    monkeypatch.setattr(assets.staging, "stage_extract", after(assets.staging, "stage_extract", sabotage))
+    outcome = materialize_all(settings_for(tmp_path, drop(tmp_path / "drop")))
+    assert_failed_and_nothing_published(outcome, "stg_gp_appointments.matches_schema", tmp_path)
+    assert any("sampled accepted rows break a contract rule" in failure for failure in outcome.failures), outcome.failures
