@@ -28,7 +28,7 @@ _MAKERS: dict[str, Callable[[Sequence["WarehouseCheck"]], dg.AssetsDefinition]] 
 @dataclass
 class Step:
     conn: duckdb.DuckDBPyConnection
-    context: Any  # AssetExecutionContext or AssetCheckExecutionContext
+    context: Any  # AssetExecutionContext (checks run in their asset's step)
     settings: HiuSettings
     warehouse: Warehouse
 
@@ -127,7 +127,14 @@ class WarehouseCheck:
         return dg.AssetCheckSpec(self.name, asset=self.asset, description=self.description, blocking=self.blocking)
 
     def evaluate(self, step: Step) -> dg.AssetCheckResult:
-        return self.run(step)._replace(asset_key=dg.AssetKey(self.asset), check_name=self.name)
+        """The check's result; a check that raises has failed (ERROR), so that the asset's table is
+        still recorded, its other checks still run and the run says which check it was."""
+        try:
+            result = self.run(step)
+        except Exception as error:  # noqa: BLE001 - any error is this check's failure, reported as one
+            step.log.error(f"check {self.asset}.{self.name} raised {type(error).__name__}: {error}")
+            result = failed(f"the check raised {type(error).__name__} (its message is in the run's log)")
+        return result._replace(asset_key=dg.AssetKey(self.asset), check_name=self.name)
 
 
 def warehouse_check(
@@ -154,7 +161,8 @@ def checks_in_modules(modules: Sequence[ModuleType]) -> list[WarehouseCheck]:
         for value in vars(module).values():
             for item in value if type(value) in (list, tuple) else (value,):  # not a tuple-like record
                 if isinstance(item, WarehouseCheck):
-                    found[(item.asset, item.name)] = item
+                    if found.setdefault((item.asset, item.name), item) is not item:
+                        raise ValueError(f"two checks named {item.asset}.{item.name}")
     return list(found.values())
 
 
@@ -167,6 +175,8 @@ def with_checks(assets: Sequence[dg.AssetsDefinition], checks: Sequence[Warehous
     for asset in assets:
         key = asset.key.to_user_string()
         mine = by_asset.pop(key, [])
+        if mine and key not in _MAKERS:
+            raise ValueError(f"checks of {key}, which is not a warehouse asset: {[c.name for c in mine]}")
         folded.append(_MAKERS[key](mine) if mine else asset)
     if by_asset:
         raise ValueError(f"checks of assets that are not defined: {sorted(by_asset)}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import duckdb
 
 from cohorts.period import month_end, month_start, sql_date
-from pipeline.duck import row_count
+from pipeline.duck import drop_relation, row_count
 from schemas.codes import AMBULANCE_ARRIVAL_MODES, ED_COUNTED_CATEGORIES
 from schemas.sql_rules import quote_literal
 
@@ -167,11 +167,16 @@ def build_person_events(
     short_stay_max_days: int = SHORT_STAY_MAX_DAYS,
 ) -> int:
     """One row per activity record of every feed, columns as `EVENT_COLUMNS`. Every record is kept,
-    counted or not, and whoever it belongs to: who is counted is the register's business."""
-    # One CREATE ... AS statement, so a failure never leaves a half-built table behind.
+    counted or not, and whoever it belongs to: who is counted is the register's business.
+
+    A view over the staging tables, not a copy: each feed's rows are already typed there, and a
+    copy of tens of millions of events cost a tenth of a run to write and a second warehouse's worth
+    of disk to every run that copies the warehouse. A count over it reads only the feeds and
+    columns its rules name (a GP measure never reads the ED table)."""
     review_reason = "review_reason" in conn.table(social_care).columns
     select = person_events_sql(gp, ed, admissions, social_care, review_reason, short_stay_max_days)
-    conn.execute(f"CREATE OR REPLACE TABLE {table} AS {select}")
+    drop_relation(conn, table)  # a table of this name from a warehouse made before it was a view
+    conn.execute(f"CREATE VIEW {table} AS {select}")
     for name, (_, description) in EVENT_COLUMNS.items():
         conn.execute(f"COMMENT ON COLUMN {table}.{name} IS {quote_literal(description)}")
     return row_count(conn, table)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.duck import drop_relation
 from schemas.extracts import Extract
 from schemas.sql_rules import LOCAL_TIME_ZONE, quote_ident, quote_literal, staging_types
 
@@ -244,17 +245,6 @@ def unchanged_since(path: Path, size: int, modified_us: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.st_size == size and int(stat.st_mtime * 1_000_000) == modified_us
-
-
-def drop_relation(conn: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop a table or view of this name, whichever it is (DuckDB refuses the wrong kind)."""
-    kinds = conn.execute(
-        "SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
-        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND NOT internal AND NOT temporary",
-        [name, name],
-    ).fetchall()
-    for (kind,) in kinds:
-        conn.execute(f"DROP {kind} {quote_ident(name)}")
 
 
 def _header_hint(missing: list[str], columns: dict[str, str]) -> str:

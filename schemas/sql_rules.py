@@ -268,8 +268,9 @@ def compile_extract(extract: Extract, today: dt.date, date_format: str | None = 
 
 def rows_breaking_rules_sql(extract: Extract, table: str, today: dt.date) -> str:
     """Count the rows of a typed table that break any contract rule of the extract: the compiled
-    rules, with each typed value standing in for its text. An independent re-reading of what
-    staging accepted: a row slipped past the staging passes is found here."""
+    rules, with each typed value standing in for its text: a re-reading of what staging accepted,
+    by the rules alone, without the passes' joins and lists. The schema check applies it to a sample
+    of the staged rows (`assets.staging.schema_check`)."""
     compiled = compile_extract(extract, today)
     as_raw = ", ".join(f"CAST({quote_ident(c.name)} AS VARCHAR) AS {raw_column(c.name)}" for c in compiled.columns)
     predicates = [f.predicate for f in compiled.rejections] + [reference_predicate(*r) for r in compiled.references]

@@ -242,3 +242,14 @@ def test_the_schema_check_samples_a_large_table_and_still_finds_a_fault_of_the_p
     outcome = materialize_all(settings_for(tmp_path, drop(tmp_path / "drop")))
     assert_failed_and_nothing_published(outcome, "stg_gp_appointments.matches_schema", tmp_path)
     assert any("sampled accepted rows break a contract rule" in failure for failure in outcome.failures), outcome.failures
+
+
+def test_a_check_that_raises_has_failed_naming_itself_and_nothing_is_published(tmp_path, monkeypatch):
+    """A check that cannot run (the table it reads is gone) is a failed check, not a lost one: the
+    run names it and stops before publishing."""
+    sabotage = staged_then("gp_appointments", "DROP TABLE quarantine_gp_appointments")
+    monkeypatch.setattr(assets.staging, "stage_extract", after(assets.staging, "stage_extract", sabotage))
+    outcome = materialize_all(settings_for(tmp_path, drop(tmp_path / "drop")))
+    check = "stg_gp_appointments.rows_read_equal_accepted_plus_quarantined"
+    assert_failed_and_nothing_published(outcome, check, tmp_path)
+    assert any(f"check {check}: the check raised CatalogException" in failure for failure in outcome.failures), outcome.failures
