@@ -18,6 +18,7 @@ from assets.metadata import table_metadata
 from cohorts.hiu import Thresholds
 from cohorts.period import Period
 from pipeline.resources import WAREHOUSE_POOL, Warehouse
+from pipeline.run_messages import OWN_ERRORS
 from pipeline.settings import HiuSettings
 
 PERIOD_TABLE = "reporting_period"
@@ -132,8 +133,12 @@ class WarehouseCheck:
         try:
             result = self.run(step)
         except Exception as error:  # noqa: BLE001 - any error is this check's failure, reported as one
-            step.log.error(f"check {self.asset}.{self.name} raised {type(error).__name__}: {error}")
-            result = failed(f"the check raised {type(error).__name__} (its message is in the run's log)")
+            kind = type(error).__name__
+            step.log.error(f"check {self.asset}.{self.name} raised {kind}", exc_info=True)
+            # The pipeline's own errors are written for people; a library's text could quote a value
+            # from the data, so it goes to the run's log only (as `pipeline.run_messages` does).
+            said = str(error) if kind in OWN_ERRORS else f"the check raised {kind} (`hiu run --verbose` shows its message)"
+            result = failed(said)
         return result._replace(asset_key=dg.AssetKey(self.asset), check_name=self.name)
 
 

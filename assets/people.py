@@ -32,7 +32,9 @@ def person_register(step: Step) -> dict:
     group="people",
     deps=["stg_gp_appointments", "stg_ed_attendances", "stg_admissions", "stg_social_care_events"],
     description=(
-        "The core event table: one row per GP appointment, ED attendance, hospital spell and social care "
+        "The core event table, a view over the staging tables (so it always shows the staging tables as they "
+        "are now: after restaging one feed alone, rebuild what derives from it): one row per GP appointment, ED "
+        "attendance, hospital spell and social care "
         "event, with whether the contract counts it, emergency, length of stay and ambulance arrival. Every "
         "count (12-month counts, features at earlier dates, monthly series) derives from it."
     ),

@@ -151,7 +151,7 @@ def person_rows(
 
 
 def events_connection(folder: Path) -> duckdb.DuckDBPyConnection:
-    """A connection holding the staged drop and its `person_events` table (caller closes it)."""
+    """A connection holding the staged drop and its `person_events` view (caller closes it)."""
     conn = duckdb.connect()
     stage_drop(conn, folder)
     build_person_events(conn)
