@@ -69,30 +69,36 @@ def warehouse_asset(
     `preview` says the table holds no patient-level rows (`table=False`: no table metadata).
 
     The definition returned has no checks; `with_checks` makes it again with the checks declared on
-    it, evaluated in the asset's own step (see `warehouse_check`)."""
+    it, evaluated in the asset's own step (see `warehouse_check`). A multi-asset of one asset, because
+    only a multi-asset can be subset: a run of some of its checks alone reads the table as it is."""
 
     def decorate(build: Callable[[Step], dict | None]) -> dg.AssetsDefinition:
         asset_name = name or build.__name__
 
         def make(checks: Sequence[WarehouseCheck] = ()) -> dg.AssetsDefinition:
-            @dg.asset(
-                name=asset_name,
-                group_name=group,
-                kinds=set(kinds),
-                pool=WAREHOUSE_POOL,
-                deps=list(deps),
-                description=description,
+            spec = dg.AssetSpec(
+                asset_name, group_name=group, kinds=set(kinds), deps=list(deps), description=description,
                 freshness_policy=freshness_policy,
-                check_specs=[check.spec for check in checks],
             )
-            def _asset(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: Warehouse) -> dg.MaterializeResult:
+
+            # One asset with its checks; subsettable, so that the UI can run a check alone, on the
+            # table as it is, without rebuilding it.
+            @dg.multi_asset(
+                name=asset_name, specs=[spec], check_specs=[check.spec for check in checks], can_subset=True,
+                pool=WAREHOUSE_POOL,
+            )
+            def _asset(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: Warehouse):
+                chosen = [check for check in checks if check.key in context.selected_asset_check_keys]
                 with warehouse.get_connection() as conn:
                     step = Step(conn, context, settings, warehouse)
+                    if spec.key not in context.selected_asset_keys:
+                        yield from (check.evaluate(step) for check in chosen)
+                        return
                     extra = build(step) or {}
                     described = {} if table is False else table_metadata(
                         conn, table or asset_name, model=model, preview=preview, terms=_terms(step) if model else None)
-                    results = [check.evaluate(step) for check in checks]
-                return dg.MaterializeResult(metadata={**described, **extra}, check_results=results)
+                    results = [check.evaluate(step) for check in chosen]
+                yield dg.MaterializeResult(asset_key=spec.key, metadata={**described, **extra}, check_results=results)
 
             return _asset
 
@@ -122,6 +128,10 @@ class WarehouseCheck:
     description: str
     blocking: bool
     run: Callable[[Step], dg.AssetCheckResult]
+
+    @property
+    def key(self) -> dg.AssetCheckKey:
+        return dg.AssetCheckKey(dg.AssetKey(self.asset), self.name)
 
     @property
     def spec(self) -> dg.AssetCheckSpec:

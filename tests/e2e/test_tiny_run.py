@@ -243,3 +243,21 @@ def test_the_ui_shows_column_words_with_the_runs_numbers_and_headline_figures_as
         for column, words in columns.items():
             assert "{" not in words and "}" not in words, (asset, column, words)
     assert "2 days" in described["counterfactual_activity"]["measure"]  # HIU_SHORT_STAY_MAX_DAYS
+
+
+def test_a_check_runs_alone_on_the_table_as_it_is_without_rebuilding_it(tmp_path):
+    """As the UI's "execute check" does: checks run in their asset's step, and the asset is
+    subsettable, so a check selected alone evaluates the published table and materialises nothing."""
+    from pipeline.definitions import build_definitions
+
+    settings = settings_for(tmp_path, drop(tmp_path / "drop"))
+    assert materialize_all(settings).ok
+    defs = build_definitions(settings)
+    check = dg.AssetCheckKey(dg.AssetKey("stg_gp_appointments"), "matches_schema")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(defs.assets, instance=instance, resources=defs.resources,
+                                selection=dg.AssetSelection.checks(check), raise_on_error=False)
+    assert result.success
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert [(e.check_name, e.passed) for e in evaluations] == [("matches_schema", True)]
+    assert not result.get_asset_materialization_events()
