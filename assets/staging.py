@@ -211,11 +211,9 @@ def schema_check(extract: Extract):
         table, sampled = f"stg_{extract.name}", f"stg_{extract.name}__sample"
         actual = [(name, sql_type) for name, sql_type, *_ in step.conn.execute(f"DESCRIBE {table}").fetchall()]
         # A sample, not every row: staging's first pass applied these rules to every row it accepted,
-        # and reading tens of millions again to say so cost more than the table's own typing. The
-        # sample (from anywhere in the table) catches a fault in the passes, which is never one row.
-        # Every n-th row, from the first: the same rows every run, spread over the whole table, and
-        # found by row id where a random sample would read every row. Row ids run 0 to rows - 1 here,
-        # straight after staging's CREATE TABLE (a later DELETE or UPDATE could move them).
+        # and reading tens of millions again cost more than the table's own typing. Every n-th row
+        # from the first: the same rows every run, spread over the table, found by row id (0 to
+        # rows - 1 straight after staging's CREATE TABLE) where a random sample reads every row.
         rows = row_count(step.conn, table)
         picked = "" if rows <= SCHEMA_SAMPLE_ROWS else f"WHERE rowid % {-(-rows // SCHEMA_SAMPLE_ROWS)} = 0"
         step.conn.execute(f"CREATE OR REPLACE TEMP TABLE {sampled} AS SELECT * FROM {table} {picked}")
