@@ -11,7 +11,6 @@ import datetime as dt
 
 import duckdb
 import polars as pl
-from scipy.stats import poisson
 
 from cohorts.period import Period, month_start, sql_date, years_before
 from schemas.extracts import EXTRACTS, REQUIRED_ACTIVITY
@@ -140,6 +139,8 @@ def build_coverage_gaps(
     )
     # A small practice's month can fall under half its median by chance: keep only months that are
     # improbably low for a Poisson count with the median's rate (and every empty month of a feed).
+    from scipy.stats import poisson  # here: scipy.stats takes 3 s to import, in every process that loads the definitions
+
     candidates = conn.sql(f"SELECT * FROM {table}").pl()
     improbable = poisson.cdf(candidates["rows"].to_numpy(), candidates["expected_rows"].to_numpy()) < IMPROBABLE
     empty_feed = (candidates["unit_type"] == "all") & (candidates["rows"] == 0)

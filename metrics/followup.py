@@ -20,7 +20,6 @@ import datetime as dt
 import duckdb
 import numpy as np
 import polars as pl
-from scipy.stats import bootstrap
 
 from cohorts.events import person_counts_sql
 from cohorts.hiu import Thresholds
@@ -90,6 +89,8 @@ def _interval(groups: list[tuple[np.ndarray, np.ndarray]], statistic) -> tuple[f
     each (before, after); None when a group has under two people or no activity before."""
     if any(len(b) < 2 or b.sum() == 0 for b, _ in groups):
         return None, None
+    from scipy.stats import bootstrap  # here: scipy.stats takes 3 s to import, in every process that loads the definitions
+
     indices = [np.arange(len(b)) for b, _ in groups]
 
     def resampled(*picked, axis=-1):

@@ -18,7 +18,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
 
 from metrics.counterfactual import months_between
 
@@ -83,6 +82,8 @@ def fit_segmented(observed: np.ndarray, exposure: np.ndarray, months: list[dt.da
     before, after = live, len(months) - live
     if before < MIN_MONTHS_BEFORE or after < MIN_MONTHS_AFTER or (exposure <= 0).any() or observed.mean() < MIN_MEAN_COUNT:
         return None
+    import statsmodels.api as sm  # here, not at the top: 3 s of every process that loads the definitions
+
     exog, without = segmented_design(months, go_live)
     offset = np.log(exposure)
     with warnings.catch_warnings():

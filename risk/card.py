@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from sklearn.inspection import permutation_importance
 
 from metrics.charts import svg_figure
 from risk.evaluation import by_group, evaluate
@@ -122,6 +121,8 @@ def _importance(validation: Validation, features: tuple[str, ...], seed: int) ->
     held = validation.held_out
     if not held.y.any() or held.y.all():
         return []
+    from sklearn.inspection import permutation_importance  # here: 1.5 s to import, for one step
+
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(held.y), min(IMPORTANCE_ROWS, len(held.y)), replace=False))
     result = permutation_importance(

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-import skops.io as sio
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -256,12 +255,16 @@ TRUSTED_TYPES = [
 def dump_model(model: CalibratedClassifierCV) -> tuple[bytes, str]:
     """The model as skops bytes, and their SHA-256: the saved file's identity (skops names its
     members by object id, so the same fit saved twice differs in bytes; the scores do not)."""
+    import skops.io as sio  # here: skops loads sklearn's test helpers (and pytest), 2 s of every process
+
     blob = sio.dumps(model)
     return blob, hashlib.sha256(blob).hexdigest()
 
 
 def load_model(blob: bytes) -> CalibratedClassifierCV:
     """Load a saved model, refusing any type not in `TRUSTED_TYPES` or skops' own safe list."""
+    import skops.io as sio
+
     untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
     if untrusted:
         raise ValueError(f"the saved model holds types that are not trusted: {', '.join(untrusted)}")

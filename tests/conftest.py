@@ -16,6 +16,7 @@ def _throwaway_dagster_instance(monkeypatch):
         monkeypatch.delenv(variable, raising=False)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
 def pytest_collection_modifyitems(config, items):
     """How `make test` shares the two workers (pytest-xdist, `--dist loadgroup`). A test using one of
     our session-scoped fixtures (the sample run) goes to that fixture's group, and a test using a
@@ -30,6 +31,17 @@ def pytest_collection_modifyitems(config, items):
         ]
         session = sorted(d.argname for d in ours if d.scope == "session")
         if session:
-            item.add_marker(pytest.mark.xdist_group(name=session[0]))
+            _join_group(config, item, session[0])
         elif any(d.scope in ("module", "package") for d in ours):
-            item.add_marker(pytest.mark.xdist_group(name=item.nodeid.split("::")[0]))
+            _join_group(config, item, item.nodeid.split("::")[0])
+
+
+def _join_group(config, item, name: str) -> None:
+    item.add_marker(pytest.mark.xdist_group(name=name))
+    # pytest-xdist 3.8 puts the group in the test's id by setting `item._nodeid`, which pytest 9 no
+    # longer reads (the id is `item._id`), so every group was spread over both workers and each
+    # expensive fixture built twice. The id is tagged here as xdist means to tag it.
+    if config.getoption("loadgroup", default=False) and hasattr(item, "_id") and "@" not in item.nodeid:
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(f"{item.nodeid}@{name}")

@@ -272,3 +272,11 @@ def test_the_time_series_needs_a_year_before_and_three_months_after():
     assert fit_segmented(np.full(24, 50), np.full(24, 1e4), series, D(2024, 1, 1)) is None  # 9 months before
     assert fit_segmented(np.full(24, 50), np.full(24, 1e4), series, D(2025, 2, 1)) is None  # 2 months after
     assert fit_segmented(np.full(24, 50), np.full(24, 1e4), series, D(2024, 6, 1)) is not None
+
+
+def test_the_interval_z_is_the_normal_quantile_to_the_last_bit():
+    from scipy.stats import norm
+
+    from metrics.counterfactual import Z
+
+    assert Z == float(norm.ppf(0.975))
