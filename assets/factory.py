@@ -23,7 +23,7 @@ from pipeline.settings import HiuSettings
 
 PERIOD_TABLE = "reporting_period"
 # How each warehouse asset is made, by name, so that `with_checks` can make it again with its checks.
-_MAKERS: dict[str, Callable[[Sequence["WarehouseCheck"]], dg.AssetsDefinition]] = {}
+_MAKERS: dict[str, Callable[..., dg.AssetsDefinition]] = {}
 
 
 @dataclass
@@ -75,7 +75,7 @@ def warehouse_asset(
     def decorate(build: Callable[[Step], dict | None]) -> dg.AssetsDefinition:
         asset_name = name or build.__name__
 
-        def make(checks: Sequence[WarehouseCheck] = ()) -> dg.AssetsDefinition:
+        def make(checks: Sequence[WarehouseCheck] = (), partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetsDefinition:
             spec = dg.AssetSpec(
                 asset_name, group_name=group, kinds=set(kinds), deps=list(deps), description=description,
                 freshness_policy=freshness_policy,
@@ -85,9 +85,11 @@ def warehouse_asset(
             # table as it is, without rebuilding it.
             @dg.multi_asset(
                 name=asset_name, specs=[spec], check_specs=[check.spec for check in checks], can_subset=True,
-                pool=WAREHOUSE_POOL,
+                pool=WAREHOUSE_POOL, partitions_def=partitions_def,
             )
             def _asset(context: dg.AssetExecutionContext, settings: HiuSettings, warehouse: Warehouse):
+                if context.has_partition_key:  # one ICB's run: its own drop, outputs and warehouse
+                    settings = settings.for_partition(context.partition_key)
                 chosen = [check for check in checks if check.key in context.selected_asset_check_keys]
                 with warehouse.get_connection() as conn:
                     step = Step(conn, context, settings, warehouse)
@@ -181,8 +183,10 @@ def checks_in_modules(modules: Sequence[ModuleType]) -> list[WarehouseCheck]:
     return list(found.values())
 
 
-def with_checks(assets: Sequence[dg.AssetsDefinition], checks: Sequence[WarehouseCheck]) -> list[dg.AssetsDefinition]:
-    """`assets`, each made again with its checks; a check of an asset not among them is an error."""
+def with_checks(assets: Sequence[dg.AssetsDefinition], checks: Sequence[WarehouseCheck],
+                partitions_def: dg.PartitionsDefinition | None = None) -> list[dg.AssetsDefinition]:
+    """`assets`, each made again with its checks (and partitioned by `partitions_def`, when given);
+    a check of an asset not among them is an error."""
     by_asset: dict[str, list[WarehouseCheck]] = {}
     for check in checks:
         by_asset.setdefault(check.asset, []).append(check)
@@ -192,7 +196,9 @@ def with_checks(assets: Sequence[dg.AssetsDefinition], checks: Sequence[Warehous
         mine = by_asset.pop(key, [])
         if mine and key not in _MAKERS:
             raise ValueError(f"checks of {key}, which is not a warehouse asset: {[c.name for c in mine]}")
-        folded.append(_MAKERS[key](mine) if mine else asset)
+        if partitions_def is not None and key not in _MAKERS:
+            raise ValueError(f"{key} is not a warehouse asset and cannot be partitioned")
+        folded.append(_MAKERS[key](mine, partitions_def) if mine or partitions_def is not None else asset)
     if by_asset:
         raise ValueError(f"checks of assets that are not defined: {sorted(by_asset)}")
     return folded

@@ -1,7 +1,8 @@
 """The `hiu` command (contract section 1).
 
-    hiu run [--extracts DIR] [--output DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
-    hiu generate --population N --seed S --out DIR [--months 36] [--key-file FILE]
+    hiu run [--extracts DIR] [--output DIR] [--warehouse FILE] [--as-of YYYY-MM-DD] [--partition ICB]
+    hiu generate --population N --seed S --out DIR [--months 36] [--key-file FILE] [--icbs N]
+    hiu split --extracts DIR --out DIR
     hiu reidentify --list FILE --key FILE --out FILE [--user NAME] [--audit-log FILE] [--force]
 
 `hiu run` materialises every asset of `pipeline.definitions` in this process (the same graph the
@@ -37,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", metavar="FILE", help="DuckDB file (HIU_WAREHOUSE, default data/warehouse.duckdb)")
     run.add_argument("--as-of", metavar="YYYY-MM-DD", help="as-of date (HIU_AS_OF, default the last day every required activity feed covers)")
     run.add_argument("--verbose", action="store_true", help="show every Dagster event")
+    run.add_argument(
+        "--partition", metavar="ICB",
+        help="with HIU_PARTITION_BY=icb: run one integrated care board, from <extracts>/<ICB>/ into <output>/<ICB>/",
+    )
+
+    split = commands.add_parser("split", help="split a drop into a drop per integrated care board (practices' icb_code)")
+    split.add_argument("--extracts", type=Path, required=True, metavar="DIR", help="the whole drop")
+    split.add_argument("--out", type=Path, required=True, metavar="DIR", help="where each ICB's drop goes: DIR/<icb_code>/ (HIU_EXTRACTS_DIR of a partitioned deployment)")
 
     generate = commands.add_parser("generate", help="write a synthetic extract drop")
     generate.add_argument(
@@ -54,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         help="share of the ED attendances and emergency admissions of people 65 and over removed once their "
         "neighbourhood team is live (default 0.10; 0 for none)",
     )
+    generate.add_argument("--icbs", type=int, default=0, metavar="N", help="deal the neighbourhoods out to N integrated care boards (practices' icb_code)")
     generate.add_argument(
         "--key-file", type=Path, metavar="FILE",
         help="also write a synthetic key file (person_id, 999-range NHS number, name, date of birth) for hiu reidentify",
@@ -87,9 +97,27 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.runner import materialize_all
     from pipeline.status import FailureNotice, clear_failure_notice, write_failure_notice
 
+    if settings.partition_by and args.partition is None:
+        print("hiu run: HIU_PARTITION_BY=icb runs one integrated care board at a time: say which with --partition ICB", file=sys.stderr)
+        return 2
+    if args.partition is not None:
+        try:
+            partition_settings = settings.for_partition(args.partition)
+        except ValueError as error:
+            print(f"hiu run: {error}", file=sys.stderr)
+            return 2
+        if not partition_settings.extracts_path.is_dir():  # refused before the ICB is added to the instance
+            from pipeline.partitions import partitions_in
+
+            there = ", ".join(partitions_in(settings.extracts_path)) or "none"
+            print(f"hiu run: no drop for ICB {args.partition} in {settings.extracts_path} (the ICBs there: {there}; "
+                  "hiu split writes them)", file=sys.stderr)
+            return 2
     started = time.monotonic()
-    outcome = materialize_all(settings, log_level="DEBUG" if args.verbose else "CRITICAL")
+    outcome = materialize_all(settings, log_level="DEBUG" if args.verbose else "CRITICAL", partition=args.partition)
     seconds = time.monotonic() - started
+    if args.partition is not None:
+        settings = partition_settings
     for message in outcome.warnings:
         print(f"warning: {message}", file=sys.stderr)
     output = Path(settings.output_dir).resolve()
@@ -152,7 +180,11 @@ def generate(args: argparse.Namespace) -> int:
             print("hiu generate: --programme-effect must be a share from 0 up to 1", file=sys.stderr)
             return 2
         options["programme_effect"] = args.programme_effect
+    if args.icbs < 0:
+        print("hiu generate: --icbs must be 0 or more", file=sys.stderr)
+        return 2
     summary = generate_drop(
+        icbs=args.icbs,
         population=args.population,
         seed=args.seed,
         out=args.out,
@@ -178,6 +210,28 @@ def generate(args: argparse.Namespace) -> int:
             print(f"hiu generate: {error}", file=sys.stderr)
             return 2
         print(f"wrote key file {args.key_file}: {people:,} people with synthetic NHS numbers (999 range)")
+    return 0
+
+
+def split(args: argparse.Namespace) -> int:
+    from pipeline.extract_files import ExtractFileError
+    from pipeline.partitions import UNASSIGNED, split_drop
+
+    started = time.monotonic()
+    try:
+        done = split_drop(args.extracts, args.out)
+    except ExtractFileError as error:
+        print(f"hiu split: {error}", file=sys.stderr)
+        return 1
+    seconds = time.monotonic() - started
+    print(f"hiu split: {args.extracts} into {len(done.partitions)} ICB drop(s) in {args.out} in {seconds:.1f}s")
+    for part in done.partitions:
+        print(f"  {part}: {done.parts[part].get('population', 0):,} population rows")
+    stray = sum(done.parts.get(UNASSIGNED, {}).values())
+    if stray:
+        print(f"warning: {stray:,} row(s) belong to no ICB (their person, practice or spell is not in the drop): kept in "
+              f"{args.out / UNASSIGNED}; a run of the whole drop quarantines them, saying why", file=sys.stderr)
+    print(f"rows of each extract per ICB: {args.out / 'split.json'}")
     return 0
 
 
@@ -214,7 +268,7 @@ def reidentify(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"run": run, "generate": generate, "reidentify": reidentify}[args.command](args)
+    return {"run": run, "generate": generate, "split": split, "reidentify": reidentify}[args.command](args)
 
 
 if __name__ == "__main__":

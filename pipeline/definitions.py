@@ -13,7 +13,7 @@ from assets import cohorts, coverage, exports, extracts, frailty, metrics, model
 from assets.coverage import run_tags
 from assets.factory import checks_in_modules, with_checks
 from pipeline.resources import warehouse_resource
-from pipeline.sensors import SENSORS
+from pipeline.sensors import ICB_PARTITIONS, PARTITIONED_SENSORS, SENSORS
 from pipeline.settings import HiuSettings
 
 ASSET_MODULES = [extracts, staging, coverage, people, cohorts, frailty, risk, metrics, programme, exports, reports, model_checks]
@@ -32,14 +32,33 @@ def nightly_refresh(settings: HiuSettings) -> dg.ScheduleDefinition:
     )
 
 
+@dg.schedule(
+    name="nightly_refresh",
+    target=dg.AssetSelection.all(),
+    cron_schedule="0 2 * * *",
+    execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Rebuild every asset of every ICB from its latest drop at 02:00: one run per ICB, queued.",
+)
+def nightly_refresh_by_icb(context: dg.ScheduleEvaluationContext):
+    settings = HiuSettings.from_env()
+    keys = context.instance.get_dynamic_partitions(ICB_PARTITIONS.name)
+    if not keys:
+        return dg.SkipReason(f"no ICB drop in {settings.extracts_path} yet (the icb_extracts sensor adds them)")
+    return [dg.RunRequest(partition_key=key, tags=run_tags(settings.for_partition(key), settings.as_of or "from the feeds"))
+            for key in keys]
+
+
 def build_definitions(settings: HiuSettings | None = None) -> dg.Definitions:
     settings = settings or HiuSettings.from_env()
+    partitioned = settings.partition_by == "icb"
     return dg.Definitions(
         # Each asset evaluates its checks in its own step (`assets.factory.WarehouseCheck`).
-        assets=with_checks(dg.load_assets_from_modules(ASSET_MODULES), checks_in_modules(ASSET_MODULES)),
-        schedules=[nightly_refresh(settings)],
-        sensors=SENSORS,
-        resources={"settings": settings, "warehouse": warehouse_resource(settings.warehouse, settings.output_dir)},
+        assets=with_checks(dg.load_assets_from_modules(ASSET_MODULES), checks_in_modules(ASSET_MODULES),
+                           ICB_PARTITIONS if partitioned else None),
+        schedules=[nightly_refresh_by_icb if partitioned else nightly_refresh(settings)],
+        sensors=PARTITIONED_SENSORS if partitioned else SENSORS,
+        resources={"settings": settings, "warehouse": warehouse_resource(settings.warehouse, settings.output_dir, partitioned)},
         # One process per run: DuckDB allows one writer, and steps share the warehouse file.
         executor=dg.in_process_executor,
     )

@@ -13,9 +13,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import yaml
+
 from pipeline.files import write_text_whole
 
 PROJECT_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+# A deployment partitioned by ICB runs several ICBs at once, one run per ICB (deploy/README.md).
+PARTITIONED_CONCURRENCY = Path(__file__).resolve().parents[1] / "deploy" / "dagster-icb.yaml"
 PG_URL = "DAGSTER_PG_URL"
 POSTGRES_STORAGE = f"""
 # Added by pipeline.instance: {PG_URL} is set, so runs, events and schedules are kept in PostgreSQL.
@@ -28,6 +32,11 @@ storage:
 
 def instance_yaml(environ: Mapping[str, str] = os.environ, project_yaml: Path = PROJECT_YAML) -> str:
     text = project_yaml.read_text(encoding="utf-8")
+    if environ.get("HIU_PARTITION_BY") == "icb":
+        settings = yaml.safe_load(text)
+        settings.update(yaml.safe_load(PARTITIONED_CONCURRENCY.read_text(encoding="utf-8")))
+        text = (f"# {project_yaml.name} with the concurrency of {PARTITIONED_CONCURRENCY.name} (HIU_PARTITION_BY=icb)\n"
+                + yaml.safe_dump(settings, sort_keys=False))
     return text + POSTGRES_STORAGE if environ.get(PG_URL) else text
 
 

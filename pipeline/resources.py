@@ -26,10 +26,13 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipeline.locks import exclusive
+from pipeline.partitions import check_partition_key
 from pipeline.publish import RUN_PREFIX, roll_back
 from pipeline.publish import run_folder as run_folder_in
+from pipeline.settings import partition_warehouse
 
 WAREHOUSE_POOL = "duckdb"
+PARTITION_TAG = "dagster/partition"
 # DuckDB takes 80% of RAM by default; capped, it spills to `<warehouse>.tmp/` instead, which keeps a
 # 465,000-person run under the 3 GB target together with Python and Dagster.
 MEMORY_LIMIT = "1500MB"
@@ -107,7 +110,11 @@ class Warehouse(dg.ConfigurableResource):
 
     path: str
     output_dir: str
+    # Partitioned by ICB: a run is of one partition, and works on that partition's own warehouse file
+    # and output folder (`HiuSettings.for_partition`), never another's.
+    partitioned: bool = False
 
+    _partition: Optional[str] = PrivateAttr(default=None)
     _locks: Optional[contextlib.ExitStack] = PrivateAttr(default=None)
     _run_copy: Optional[Path] = PrivateAttr(default=None)
     _switched: bool = PrivateAttr(default=False)
@@ -117,10 +124,14 @@ class Warehouse(dg.ConfigurableResource):
 
     @property
     def warehouse_path(self) -> Path:
+        if self._partition is not None:
+            return partition_warehouse(self.path, self._partition).resolve()
         return Path(self.path).resolve()
 
     @property
     def output_path(self) -> Path:
+        if self._partition is not None:
+            return (Path(self.output_dir) / self._partition).resolve()
         return Path(self.output_dir).resolve()
 
     @property
@@ -129,6 +140,11 @@ class Warehouse(dg.ConfigurableResource):
         return run_folder_in(self.output_path, self._run_id)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.partitioned:
+            key = (context.run.tags if context.run else {}).get(PARTITION_TAG)
+            if not key:
+                raise ValueError("this deployment runs one integrated care board at a time: choose a partition (an ICB) for the run")
+            self._partition = check_partition_key(key)
         warehouse, output = self.warehouse_path, self.output_path
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         output.mkdir(parents=True, exist_ok=True)
@@ -204,5 +220,5 @@ class Warehouse(dg.ConfigurableResource):
         return result
 
 
-def warehouse_resource(path: str, output_dir: str) -> Warehouse:
-    return Warehouse(path=path, output_dir=output_dir)
+def warehouse_resource(path: str, output_dir: str, partitioned: bool = False) -> Warehouse:
+    return Warehouse(path=path, output_dir=output_dir, partitioned=partitioned)

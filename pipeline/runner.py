@@ -11,6 +11,7 @@ import dagster as dg
 from assets.coverage import run_tags
 from pipeline.run_messages import failures_and_warnings
 from pipeline.definitions import build_definitions
+from pipeline.sensors import ICB_PARTITIONS
 from pipeline.settings import HiuSettings
 
 
@@ -35,17 +36,24 @@ def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
     return RunOutcome(result.run_id, result.success, failures, warnings, told)
 
 
-def materialize_all(settings: HiuSettings, log_level: str = "CRITICAL") -> RunOutcome:
-    """Every asset and check of the definitions, in-process. Uses the instance at DAGSTER_HOME when
-    set (so the run shows in the UI's history), else a throwaway one."""
+def materialize_all(settings: HiuSettings, log_level: str = "CRITICAL", partition: str | None = None) -> RunOutcome:
+    """Every asset and check of the definitions, in-process (for one ICB's `partition` when the
+    settings partition by ICB). Uses the instance at DAGSTER_HOME when set (so the run shows in the
+    UI's history), else a throwaway one."""
+    if bool(partition) != bool(settings.partition_by):
+        raise ValueError("HIU_PARTITION_BY=icb runs one ICB at a time (hiu run --partition ICB)" if settings.partition_by
+                         else "a partition was given, but HIU_PARTITION_BY is not set")
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     with instance:
+        if partition:
+            instance.add_dynamic_partitions(ICB_PARTITIONS.name, [partition])  # already there: unchanged
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            tags=run_tags(settings, settings.as_of or "from the feeds"),
+            partition_key=partition,
+            tags=run_tags(settings.for_partition(partition) if partition else settings, settings.as_of or "from the feeds"),
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         return outcome_of(result)

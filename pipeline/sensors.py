@@ -19,6 +19,7 @@ import dagster as dg
 
 from assets.coverage import run_tags
 from pipeline.extract_files import ExtractFileError, find_extract_files
+from pipeline.partitions import partitions_in
 from pipeline.run_messages import failures_and_warnings
 from schemas.extracts import EXTRACTS
 from pipeline.settings import HiuSettings
@@ -27,7 +28,10 @@ from pipeline.status import FailureNotice, clear_failure_notice, last_published,
 
 def _output_of(run: dg.DagsterRun) -> Path:
     tagged = run.tags.get("hiu/output")
-    return Path(tagged) if tagged else HiuSettings.from_env().output_path.resolve()
+    if tagged:
+        return Path(tagged)
+    settings, key = HiuSettings.from_env(), run.tags.get("dagster/partition")
+    return (settings.for_partition(key) if key and settings.partition_by else settings).output_path.resolve()
 
 
 def _launched_by(run: dg.DagsterRun) -> str:
@@ -128,30 +132,78 @@ def _digest(state: dict) -> str:
 )
 def new_extracts(context: dg.SensorEvaluationContext):
     settings = HiuSettings.from_env()
-    state = drop_state(settings.extracts_path)
-    if not state:  # a share not mounted, or a supplier clearing the old drop first: nothing to run
-        return dg.SkipReason(f"the extracts folder {settings.extracts_path} is missing or empty: waiting")
-    digest, clock = _digest(state), now()
     cursor = json.loads(context.cursor) if context.cursor else None
-    if cursor is None:
-        context.update_cursor(json.dumps({"ran": digest, "launches": 0}))
-        return dg.SkipReason("watching the extracts folder; the drop there now counts as already run")
+    cursor, waiting = settled_drop(settings.extracts_path, cursor, now())
+    context.update_cursor(json.dumps(cursor))
+    if waiting:
+        return dg.SkipReason(waiting)
+    # The key is this launch's own: a drop that comes back as it was after another still runs.
+    return dg.RunRequest(run_key=f"drop-{cursor['ran']}-{cursor['launches']}", tags=run_tags(settings, settings.as_of or "from the feeds"))
+
+
+def settled_drop(folder: Path, cursor: dict | None, clock: float) -> tuple[dict, str | None]:
+    """Whether the drop in `folder` is new, and settled, since `cursor` (this folder's part of the
+    sensor's cursor): the cursor to keep, and why not to launch (None: launch a run now)."""
+    state = drop_state(folder)
+    if not state:  # a share not mounted, or a supplier clearing the old drop first: nothing to run
+        return cursor or {}, f"the extracts folder {folder} is missing or empty: waiting"
+    digest = _digest(state)
+    if not cursor:
+        return {"ran": digest, "launches": 0}, f"watching {folder}; the drop there now counts as already run"
     if digest == cursor.get("ran"):
-        return dg.SkipReason("no new or changed extract since the last run")
+        return cursor, "no new or changed extract since the last run"
     in_progress = [name for name in state if name.lower().endswith(IN_PROGRESS_SUFFIXES)]
     if in_progress or digest != cursor.get("seen"):
-        context.update_cursor(json.dumps({**cursor, "seen": digest, "since": clock}))
         what = f"{len(in_progress)} file(s) still being copied" if in_progress else "the drop changed"
-        return dg.SkipReason(f"{what}: waiting until nothing changes for {SETTLE_SECONDS} s")
+        return {**cursor, "seen": digest, "since": clock}, f"{what}: waiting until nothing changes for {SETTLE_SECONDS} s"
     if clock - cursor.get("since", clock) < SETTLE_SECONDS:
-        return dg.SkipReason(f"the drop changed {clock - cursor['since']:.0f} s ago: waiting until {SETTLE_SECONDS} s")
-    missing = missing_required(settings.extracts_path)
+        return cursor, f"the drop changed {clock - cursor['since']:.0f} s ago: waiting until {SETTLE_SECONDS} s"
+    missing = missing_required(folder)
     if missing:  # a drop copied file by file, with gaps: not yet whole
-        return dg.SkipReason(f"waiting for the required extract(s) {', '.join(missing)}")
-    launches = cursor.get("launches", 0) + 1
-    context.update_cursor(json.dumps({"ran": digest, "launches": launches}))
-    # The key is this launch's own: a drop that comes back as it was after another still runs.
-    return dg.RunRequest(run_key=f"drop-{digest}-{launches}", tags=run_tags(settings, settings.as_of or "from the feeds"))
+        return cursor, f"waiting for the required extract(s) {', '.join(missing)}"
+    return {"ran": digest, "launches": cursor.get("launches", 0) + 1}, None
+
+
+# Partitioned by integrated care board (HIU_PARTITION_BY=icb): each ICB drop in the extracts folder
+# (`hiu split` writes them) is a partition, added when it first appears.
+ICB_PARTITIONS = dg.DynamicPartitionsDefinition(name="icb")
+
+
+@dg.sensor(
+    name="icb_extracts",
+    target=dg.AssetSelection.all(),
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Partitioned by ICB: adds a partition for each ICB drop (a folder) in the extracts folder, and launches one "
+        f"run for an ICB whose drop is new or changed and has then stayed as it is for {SETTLE_SECONDS} s. Each run "
+        "waits in the queue for its place."
+    ),
+)
+def icb_extracts(context: dg.SensorEvaluationContext):
+    settings = HiuSettings.from_env()
+    keys = partitions_in(settings.extracts_path)
+    known = set(context.instance.get_dynamic_partitions(ICB_PARTITIONS.name))
+    cursors = json.loads(context.cursor) if context.cursor else {}
+    requests, waiting, clock = [], {}, now()
+    for key in keys:
+        # An ICB seen for the first time runs once its drop has settled; a known one when it changes.
+        first = {"ran": None, "launches": 0} if key not in known and key not in cursors else cursors.get(key)
+        cursors[key], waiting[key] = settled_drop(settings.extracts_path / key, first, clock)
+        if waiting[key] is None:
+            requests.append(dg.RunRequest(
+                run_key=f"{key}-{cursors[key]['ran']}-{cursors[key]['launches']}", partition_key=key,
+                tags=run_tags(settings.for_partition(key), settings.as_of or "from the feeds"),
+            ))
+    context.update_cursor(json.dumps(cursors))
+    new = sorted(set(keys) - known)
+    if not requests and not new:
+        said = "; ".join(f"{key}: {why}" for key, why in waiting.items() if why) or f"no ICB drop in {settings.extracts_path}"
+        return dg.SkipReason(said)
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[ICB_PARTITIONS.build_add_request(new)] if new else [],
+    )
 
 
 def missing_required(folder: Path) -> list[str]:
@@ -168,3 +220,4 @@ def missing_required(folder: Path) -> list[str]:
 
 
 SENSORS = [new_extracts, failure_notice, failure_notice_cleared]
+PARTITIONED_SENSORS = [icb_extracts, failure_notice, failure_notice_cleared]

@@ -30,7 +30,10 @@ ENVIRONMENT = {
     "max_quarantine_share": "HIU_MAX_QUARANTINE_SHARE",
     "date_formats": "HIU_DATE_FORMATS",
     "audit_log": "HIU_AUDIT_LOG",
+    "partition_by": "HIU_PARTITION_BY",
 }
+# How a partitioned deployment divides the drop: by integrated care board (`pipeline.partitions`).
+PARTITION_SCHEMES = ("icb",)
 ALL_EXTRACTS = "*"
 
 
@@ -59,6 +62,12 @@ def parse_date_formats(value: Optional[str]) -> dict[str, str]:
     return formats
 
 
+def partition_warehouse(warehouse: str, key: str) -> Path:
+    """`data/warehouse.duckdb` -> `data/warehouse/<key>.duckdb`: each partition's own file."""
+    path = Path(warehouse)
+    return path.with_name(path.stem) / f"{key}.duckdb"
+
+
 class HiuSettings(dg.ConfigurableResource):
     """Where the extracts are, where outputs go, and the counting thresholds."""
 
@@ -80,12 +89,39 @@ class HiuSettings(dg.ConfigurableResource):
     date_formats: Optional[str] = None
     # `hiu reidentify` appends a line per re-identified list here; None: beside the warehouse.
     audit_log: Optional[str] = None
+    # `icb`: one run per integrated care board. The extracts folder then holds a drop per ICB
+    # (`hiu split` writes them), and each partition's run reads `<extracts>/<icb>/` and writes
+    # `<output>/<icb>/` and its own warehouse `<warehouse without .duckdb>/<icb>.duckdb`.
+    partition_by: Optional[str] = None
 
     @field_validator("as_of", "baseline_start")
     @classmethod
     def _dates(cls, value: Optional[str], info) -> Optional[str]:
         return _parse_date(info.field_name, value)
 
+
+    @field_validator("partition_by")
+    @classmethod
+    def _partition_by(cls, value: Optional[str]) -> Optional[str]:
+        if value in (None, "", "none"):
+            return None
+        if value not in PARTITION_SCHEMES:
+            raise ValueError(f"partition_by must be one of {', '.join(PARTITION_SCHEMES)} (or none), not {value!r}")
+        return value
+
+    def for_partition(self, key: str) -> "HiuSettings":
+        """The settings of one partition's run: its own drop, output folder and warehouse, so that a
+        run for one ICB never reads or writes another's files."""
+        if not self.partition_by:
+            raise ValueError("a partition key was given, but HIU_PARTITION_BY is not set")
+        from pipeline.partitions import check_partition_key
+
+        check_partition_key(key)
+        return self.model_copy(update={
+            "extracts_dir": str(Path(self.extracts_dir) / key),
+            "output_dir": str(Path(self.output_dir) / key),
+            "warehouse": str(partition_warehouse(self.warehouse, key)),
+        })
 
     @field_validator("rising_risk_share")
     @classmethod

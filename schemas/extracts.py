@@ -49,6 +49,8 @@ class Practices(pa.DataFrameModel):
     neighbourhood_code: str = pa.Field(str_matches=NEIGHBOURHOOD_CODE)
     neighbourhood_name: Optional[str] = detail(required=True)
     int_go_live_date: Optional[dt.date] = detail()
+    # The integrated care board: a partitioned deployment runs each ICB alone (pipeline.partitions).
+    icb_code: Optional[str] = detail(str_matches=NEIGHBOURHOOD_CODE)
 
 
 class Population(pa.DataFrameModel):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
-from tests.e2e.test_live_instance import free_port
+from tests.live import free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 

@@ -18,3 +18,15 @@ def test_the_instance_settings_load_and_hold_what_the_nightly_runs_rely_on(tmp_p
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert not instance.telemetry_enabled
+
+
+def test_the_partitioned_instance_runs_icbs_at_once_but_never_two_runs_of_one_icb(tmp_path):
+    from pipeline.instance import prepare_home
+
+    prepare_home(tmp_path, {"HIU_PARTITION_BY": "icb"})
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        runs = instance.get_concurrency_config().run_queue_config
+        assert runs.max_concurrent_runs == 2 and instance.get_concurrency_config().pool_config.default_pool_limit == 2
+        (limit,) = runs.tag_concurrency_limits
+        assert limit == {"key": "dagster/partition", "limit": 1, "value": {"applyLimitPerUniqueValue": True}}
+        assert instance.run_retries_enabled and not instance.telemetry_enabled  # the rest as dagster.yaml

@@ -55,9 +55,11 @@ def _person_tokens(n: int, seed: int) -> pa.Array:
         return hex_tokens(splitmix64(np.arange(n, dtype=np.uint64) + key))
 
 
-def _practices_table(geo: Geography) -> pa.Table:
+def _practices_table(geo: Geography, icbs: int = 0) -> pa.Table:
     nbh = geo.practice_nbh
     go_live = [geo.nbh_go_live[k] for k in nbh.tolist()]
+    # Integrated care boards, when asked for: whole neighbourhoods dealt out in turn (ICB01, ICB02, ...).
+    icb = {"icb_code": pa.array([f"ICB{k % icbs + 1:02d}" for k in nbh.tolist()], pa.string())} if icbs else {}
     return pa.table({
         "practice_code": pa.array(geo.practice_code, pa.string()),
         "practice_name": pa.array(geo.practice_name, pa.string()),
@@ -67,6 +69,7 @@ def _practices_table(geo: Geography) -> pa.Table:
         "neighbourhood_name": pa.array([geo.nbh_name[k] for k in nbh.tolist()], pa.string()),
         "int_go_live_date": col.dates(np.array([0 if d is None else d for d in go_live], dtype=np.int64),
                                       np.array([d is None for d in go_live])),
+        **icb,
     })
 
 
@@ -88,7 +91,7 @@ def _population_table(p: People, geo: Geography, tokens: pa.Array) -> pa.Table:
 def generate_drop(population: int, seed: int, out: Path, months: int = 36,
                   end_date: date = date(2025, 3, 31), file_format: str = "parquet", progress: bool = True,
                   efi_codes: Path = EFI_DEFICIT_CODES, hfrs_weights: Path = HFRS_ICD10_WEIGHTS, params: Params | None = None,
-                  programme_effect: float = PROGRAMME_EFFECT) -> dict:
+                  programme_effect: float = PROGRAMME_EFFECT, icbs: int = 0) -> dict:
     """Write a complete synthetic extract drop into `out`; return a summary of what was written."""
     if population < 1:
         raise ValueError("population must be at least 1")
@@ -127,7 +130,7 @@ def generate_drop(population: int, seed: int, out: Path, months: int = 36,
         done(_STAGES[2])
 
         tokens = _person_tokens(population, seed)
-        writer.single("practices", _practices_table(geo))
+        writer.single("practices", _practices_table(geo, icbs))
         writer.single("population", _population_table(people, geo, tokens))
         done(_STAGES[3])
 

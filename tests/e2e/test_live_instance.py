@@ -11,44 +11,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from schemas.extracts import EXTRACTS
 from tests.e2e.test_tiny_run import drop
-
-ROOT = Path(__file__).resolve().parents[2]
-DAGSTER = str(Path(sys.executable).parent / "dagster")
-LOCATION = {"repositoryLocationName": "pipeline.definitions", "repositoryName": "__repository__"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Instance:
-    def __init__(self, url: str):
-        self.url = url
-
-    def query(self, text: str, variables: dict | None = None) -> dict:
-        body = json.dumps({"query": text, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.load(response)
-        assert "errors" not in answer, answer["errors"]
-        return answer["data"]
+from tests.live import LOCATION, ROOT, dagster_dev, launch_run, wait_for_runs
 
 
 @pytest.fixture(scope="module")
@@ -58,31 +28,9 @@ def instance(tmp_path_factory):
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     extracts = drop(folder / "drop")
-    port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "HIU_EXTRACTS_DIR": str(extracts),
-           "HIU_OUTPUT_DIR": str(folder / "out"), "HIU_WAREHOUSE": str(folder / "w.duckdb")}
-    log = open(folder / "dagster-dev.log", "w")
-    process = subprocess.Popen([DAGSTER, "dev", "-m", "pipeline.definitions", "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    live = Instance(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                live.query("{ version }")
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"dagster dev did not start: see {folder / 'dagster-dev.log'}")
-                time.sleep(1)
+    env = {"HIU_EXTRACTS_DIR": str(extracts), "HIU_OUTPUT_DIR": str(folder / "out"), "HIU_WAREHOUSE": str(folder / "w.duckdb")}
+    with dagster_dev(home, env, folder / "dagster-dev.log") as live:
         yield live
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_the_schedule_and_the_sensors_are_there_and_the_sensors_run(instance):
@@ -150,25 +98,8 @@ def test_the_asset_graph_shows_in_the_ui(instance):
 
 
 def test_two_runs_launched_at_once_queue_and_both_succeed(instance):
-    launch = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-                  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
-    params = {"selector": {**LOCATION, "jobName": "__ASSET_JOB"}, "runConfigData": {}}
-    runs = []
-    for _ in range(2):
-        launched = instance.query(launch, {"params": params})["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        runs.append(launched["run"]["runId"])
-    statuses, deadline = {}, time.monotonic() + 600
-    while time.monotonic() < deadline:
-        found = instance.query(
-            """query($ids: [String!]) { runsOrError(filter: {runIds: $ids}) { ... on Runs { results {
-                 runId status startTime endTime } } } }""",
-            {"ids": runs},
-        )["runsOrError"]["results"]
-        statuses = {run["runId"]: run for run in found}
-        if all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in found) and len(found) == 2:
-            break
-        time.sleep(2)
+    runs = [launch_run(instance) for _ in range(2)]
+    statuses = wait_for_runs(instance, runs)
     assert [statuses[run]["status"] for run in runs] == ["SUCCESS", "SUCCESS"], statuses
     first, second = sorted(statuses.values(), key=lambda run: run["startTime"])
     assert second["startTime"] >= first["endTime"]  # one after the other: the queue held the second

@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.instance import PG_URL, prepare_home
 from pipeline.runner import materialize_all
-from tests.e2e.test_live_instance import free_port
+from tests.live import free_port
 from tests.e2e.test_tiny_run import drop, settings_for
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import polars as pl
 import pytest
 
 from pipeline.generate import EXTRACTS, generate_drop
@@ -87,7 +88,8 @@ def test_different_seed_differs(drop, tmp_path):
 def test_columns_and_types(drop):
     for name, cols in COLUMNS.items():
         t = read(drop, name)
-        assert set(cols) <= set(t.column_names), name
+        # icb_code only when asked for ICBs (a drop of one partition needs none)
+        assert set(cols) - {"icb_code"} <= set(t.column_names) and "icb_code" not in t.column_names, name
         for field in t.schema:
             ok = (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
                   or pa.types.is_date32(field.type) or pa.types.is_timestamp(field.type)
@@ -243,3 +245,10 @@ def test_other_window(tmp_path):
         for expr in exprs:
             assert one(c, f"SELECT count(*) FROM {table} WHERE {expr} > DATE '{end}'") == 0, (table, expr)
     assert one(c, "SELECT max(registration_start) FROM population") <= end
+
+
+def test_icbs_deal_out_whole_neighbourhoods(tmp_path):
+    generate_drop(N, 7, tmp_path / "icbs", progress=False, icbs=2)
+    practices = pl.read_parquet(tmp_path / "icbs" / "practices.parquet")
+    assert sorted(practices["icb_code"].unique()) == ["ICB01", "ICB02"]
+    assert practices.group_by("neighbourhood_code").agg(pl.col("icb_code").n_unique())["icb_code"].max() == 1

@@ -130,3 +130,59 @@ def test_a_drop_that_comes_back_after_another_runs_again_under_its_own_key(monke
         ticks.tick()
         keys += [r.run_key for r in runs(ticks.tick(SETTLE_SECONDS))]
     assert len(keys) == 3 and len(set(keys)) == 3
+
+
+class IcbTicks:
+    """The icb_extracts sensor, tick by tick, on an instance that keeps the partitions it adds."""
+
+    def __init__(self, monkeypatch, folder):
+        self.cursor, self.clock = None, 1_000_000.0
+        self.instance = dg.DagsterInstance.ephemeral()
+        monkeypatch.setenv("HIU_EXTRACTS_DIR", str(folder))
+        monkeypatch.setenv("HIU_PARTITION_BY", "icb")
+        monkeypatch.setattr(sensors, "now", lambda: self.clock)
+
+    def tick(self, after_seconds: float = 60):
+        self.clock += after_seconds
+        context = dg.build_sensor_context(cursor=self.cursor, instance=self.instance)
+        result = sensors.icb_extracts(context)
+        self.cursor = context.cursor
+        if isinstance(result, dg.SensorResult):
+            for request in result.dynamic_partitions_requests or []:
+                self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            return sorted(r.partition_key for r in result.run_requests or [])
+        return []
+
+
+def icb_drop(parts, key):
+    for name in REQUIRED:
+        write(parts / key / f"{name}.csv", "person_id\np1\n")
+
+
+def test_each_icb_drop_becomes_a_partition_and_runs_once_settled_then_only_when_it_changes(monkeypatch, tmp_path):
+    parts = tmp_path / "parts"
+    for key in ("QN1", "QS1"):
+        icb_drop(parts, key)
+    (parts / "unassigned").mkdir()  # rows of no ICB: never a partition
+    ticks = IcbTicks(monkeypatch, parts)
+    assert ticks.tick() == []  # seen: partitions added, waiting for the drops to settle
+    assert sorted(ticks.instance.get_dynamic_partitions("icb")) == ["QN1", "QS1"]
+    assert ticks.tick(SETTLE_SECONDS + 1) == ["QN1", "QS1"]  # one run per ICB
+    assert ticks.tick(SETTLE_SECONDS * 3) == []  # nothing changed: nothing runs again
+    write(parts / "QS1" / "admissions.csv", "spell_id\ns1\n")
+    assert ticks.tick() == []  # just changed
+    assert ticks.tick(SETTLE_SECONDS + 1) == ["QS1"]  # only the ICB whose drop changed
+
+
+def test_the_partitioned_nightly_schedule_runs_every_icb(monkeypatch, tmp_path):
+    from pipeline.definitions import nightly_refresh_by_icb
+
+    monkeypatch.setenv("HIU_PARTITION_BY", "icb")
+    monkeypatch.setenv("HIU_EXTRACTS_DIR", str(tmp_path / "parts"))
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance)
+        assert isinstance(nightly_refresh_by_icb(context), dg.SkipReason)  # no ICB yet
+        instance.add_dynamic_partitions("icb", ["QN1", "QS1"])
+        requests = nightly_refresh_by_icb(dg.build_schedule_context(instance=instance))
+    assert [r.partition_key for r in requests] == ["QN1", "QS1"]
+    assert requests[0].tags["hiu/output"].endswith("QN1")  # its own output folder, for the failure notice
