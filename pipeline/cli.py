@@ -216,10 +216,11 @@ def generate(args: argparse.Namespace) -> int:
 def split(args: argparse.Namespace) -> int:
     from pipeline.extract_files import ExtractFileError
     from pipeline.partitions import UNASSIGNED, split_drop
+    from pipeline.settings import HiuSettings
 
     started = time.monotonic()
     try:
-        done = split_drop(args.extracts, args.out)
+        done = split_drop(args.extracts, args.out, max_unassigned_share=HiuSettings.from_env().max_quarantine_share)
     except ExtractFileError as error:
         print(f"hiu split: {error}", file=sys.stderr)
         return 1

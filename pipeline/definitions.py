@@ -12,6 +12,7 @@ import dagster as dg
 from assets import cohorts, coverage, exports, extracts, frailty, metrics, model_checks, people, programme, reports, risk, staging
 from assets.coverage import run_tags
 from assets.factory import checks_in_modules, with_checks
+from pipeline.partitions import partitions_in
 from pipeline.resources import warehouse_resource
 from pipeline.sensors import ICB_PARTITIONS, PARTITIONED_SENSORS, SENSORS
 from pipeline.settings import HiuSettings
@@ -42,7 +43,9 @@ def nightly_refresh(settings: HiuSettings) -> dg.ScheduleDefinition:
 )
 def nightly_refresh_by_icb(context: dg.ScheduleEvaluationContext):
     settings = HiuSettings.from_env()
-    keys = context.instance.get_dynamic_partitions(ICB_PARTITIONS.name)
+    # An ICB whose drop is no longer there (a partition is never removed by itself) is not run.
+    keys = [key for key in context.instance.get_dynamic_partitions(ICB_PARTITIONS.name)
+            if key in partitions_in(settings.extracts_path)]
     if not keys:
         return dg.SkipReason(f"no ICB drop in {settings.extracts_path} yet (the icb_extracts sensor adds them)")
     return [dg.RunRequest(partition_key=key, tags=run_tags(settings.for_partition(key), settings.as_of or "from the feeds"))

@@ -4,10 +4,13 @@ independent runs, each reading only its own part (issue 12).
 A practice belongs to the ICB of its `icb_code` (practices without one, or with a code that cannot be
 one, and a drop without the column, form one partition: `all`). A person belongs to the ICB of their practice, and an activity row to the
 ICB of its person; a diagnosis follows its spell. Where an id is repeated, every row sharing it goes
-where the first row (files in name order, rows in file order) goes, so that each partition makes the
+where the first of them (files in name order, rows in file order) whose person, practice or spell is
+in the drop goes, so that each partition makes the
 same accept-or-quarantine decision the single run makes. A row that belongs to no ICB (its person,
 practice or spell is not in the drop) is kept in `unassigned/`, counted; the run over the whole drop
-quarantines it, naming the cause.
+quarantines it, naming the cause, and more of them than HIU_MAX_QUARANTINE_SHARE stops the split.
+Known limit: of a person id repeated at practices of two ICBs, the rows follow the first row whose
+practice is in the drop, even where staging would reject that row for another reason.
 
 Each part is a complete drop in the contract's layout (one Parquet file per extract, every value as
 the text it was read as, in the original order), with the original file and row of every row in two
@@ -25,9 +28,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.extract_files import ExtractFileError, find_extract_files, load_raw
+from pipeline.extract_files import ExtractFileError, find_extract_files, load_raw, unrecognised_files
 from schemas.extracts import EXTRACTS, NEIGHBOURHOOD_CODE, Extract
-from schemas.sql_rules import quote_ident, quote_literal
+from schemas.sql_rules import normalised_text, quote_ident, quote_literal
 
 DEFAULT_PARTITION = "all"
 UNASSIGNED = "unassigned"
@@ -49,8 +52,9 @@ class Split:
 
 
 def _key(column: str, table: str = "") -> str:
-    """An id or code as the staging rules compare it: surrounding whitespace does not count."""
-    return f"nullif(trim({table + '.' if table else ''}{quote_ident(column)}), '')"
+    """An id or code as the staging rules read it: surrounding whitespace does not count, and the
+    null words are null."""
+    return normalised_text(f"{table + '.' if table else ''}{quote_ident(column)}")
 
 
 def _owned_sql(extract: Extract) -> str:
@@ -77,7 +81,10 @@ def _assign(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     where the first of them goes."""
     part = "_own"
     if extract.id_column:
-        first = f"first_value(_own) OVER (PARTITION BY {_key(extract.id_column)} ORDER BY _row_order)"
+        # The first row of the id whose person, practice or spell is in the drop: staging counts a
+        # later row as a repeat only of a row it could accept.
+        first = (f"first_value(_own) OVER (PARTITION BY {_key(extract.id_column)} "
+                 f"ORDER BY _own = {quote_literal(UNASSIGNED)}, _row_order)")
         part = f"CASE WHEN {_key(extract.id_column)} IS NULL THEN _own ELSE {first} END"
     conn.execute(
         f"CREATE TABLE split_{extract.name} AS SELECT * EXCLUDE (_own), {part} AS _part "
@@ -91,10 +98,22 @@ def _assign(conn: duckdb.DuckDBPyConnection, extract: Extract) -> None:
         )
 
 
-def split_drop(extracts_dir: Path, out_dir: Path, scratch_dir: Path | None = None) -> Split:
+class SplitError(ExtractFileError):
+    """A drop that cannot be split as it is (nothing is written)."""
+
+
+def split_drop(extracts_dir: Path, out_dir: Path, scratch_dir: Path | None = None, max_unassigned_share: float = 0.05) -> Split:
     """Write `out_dir/<part>/` for every ICB of the drop in `extracts_dir` (and `unassigned/` for rows
     of no ICB), replacing what was there, and `out_dir/split.json` with the rows of each. Parts that
     this drop no longer has are removed. Files are written aside and renamed into place."""
+    extracts_dir, out_dir = extracts_dir.resolve(), out_dir.resolve()
+    if out_dir == extracts_dir or extracts_dir in out_dir.parents:
+        raise SplitError(f"{out_dir}: the ICB drops cannot go in the drop being split ({extracts_dir})")
+    if not extracts_dir.is_dir():
+        raise SplitError(f"extract folder {extracts_dir} does not exist")
+    problems, _ = unrecognised_files(extracts_dir, list(EXTRACTS))
+    if problems:  # as a run of the drop would: an extract there but unread would vanish from every ICB
+        raise SplitError("files in the drop match no extract:\n      " + "\n      ".join(problems))
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".split-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -113,7 +132,7 @@ def split_drop(extracts_dir: Path, out_dir: Path, scratch_dir: Path | None = Non
             files = find_extract_files(extracts_dir, name)
             if files is None:
                 if extract.required:
-                    raise ExtractFileError(f"required extract {name} not found in {extracts_dir}: nothing to split")
+                    raise SplitError(f"required extract {name} not found in {extracts_dir}: nothing to split")
                 continue  # not supplied: not supplied in any part either
             rows_read[name] = load_raw(conn, extract, files, f"raw_{name}").rows
             _assign(conn, extract)
@@ -135,8 +154,12 @@ def split_drop(extracts_dir: Path, out_dir: Path, scratch_dir: Path | None = Non
             conn.execute(f"DROP TABLE split_{name}")
         split = Split({part: dict(sorted(by.items())) for part, by in sorted(parts.items())}, rows_read)
         _check_nothing_lost(split)
+        _check_unassigned_share(split, max_unassigned_share)
         (staging / SPLIT_MANIFEST).write_text(json.dumps({"extracts": str(extracts_dir.resolve()), "rows_read": rows_read,
                                                           "parts": split.parts}, indent=2) + "\n")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # patient-level files: none left half-written
+        raise
     finally:
         conn.close()
         for leftover in (scratch, Path(str(scratch) + ".wal"), Path(str(scratch) + ".tmp")):
@@ -149,7 +172,17 @@ def _check_nothing_lost(split: Split) -> None:
     for name, read in split.rows_read.items():
         written = sum(by.get(name, 0) for by in split.parts.values())
         if written != read:
-            raise RuntimeError(f"split of {name}: {read} rows read but {written} written")
+            raise SplitError(f"split of {name}: {read} rows read but {written} written")
+
+
+def _check_unassigned_share(split: Split, limit: float) -> None:
+    """No ICB's run sees the rows of no ICB, so the quarantine limit a run of the whole drop applies
+    is applied here: too many of them stops the split, naming the extract."""
+    for name, read in split.rows_read.items():
+        stray = split.parts.get(UNASSIGNED, {}).get(name, 0)
+        if read and stray / read > limit:
+            raise SplitError(f"{name}: {stray:,} of {read:,} rows ({stray / read:.1%}) belong to no ICB (their person, practice "
+                             f"or spell is not in the drop), more than HIU_MAX_QUARANTINE_SHARE {limit:.0%}: nothing was split")
 
 
 def _replace_parts(staging: Path, out_dir: Path, split: Split) -> None:
@@ -162,10 +195,13 @@ def _replace_parts(staging: Path, out_dir: Path, split: Split) -> None:
             os.replace(target, previous)
         os.replace(staging / part, target)
         shutil.rmtree(previous, ignore_errors=True)
-    for stale in out_dir.iterdir():
-        if stale.is_dir() and not stale.name.startswith(".") and stale.name not in split.parts:
-            shutil.rmtree(stale)
-    os.replace(staging / SPLIT_MANIFEST, out_dir / SPLIT_MANIFEST)
+    # Only parts an earlier split wrote (its split.json says which) are removed: never anything else.
+    manifest = out_dir / SPLIT_MANIFEST
+    earlier = json.loads(manifest.read_text()).get("parts", {}) if manifest.exists() else {}
+    for stale in earlier:
+        if stale not in split.parts and (out_dir / stale).is_dir():
+            shutil.rmtree(out_dir / stale)
+    os.replace(staging / SPLIT_MANIFEST, manifest)
     shutil.rmtree(staging, ignore_errors=True)
 
 

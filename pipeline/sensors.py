@@ -31,7 +31,9 @@ def _output_of(run: dg.DagsterRun) -> Path:
     if tagged:
         return Path(tagged)
     settings, key = HiuSettings.from_env(), run.tags.get("dagster/partition")
-    return (settings.for_partition(key) if key and settings.partition_by else settings).output_path.resolve()
+    if key and settings.partition_by and key in partitions_in(settings.extracts_path):
+        settings = settings.for_partition(key)
+    return settings.output_path.resolve()
 
 
 def _launched_by(run: dg.DagsterRun) -> str:

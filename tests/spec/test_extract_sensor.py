@@ -182,7 +182,9 @@ def test_the_partitioned_nightly_schedule_runs_every_icb(monkeypatch, tmp_path):
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(instance=instance)
         assert isinstance(nightly_refresh_by_icb(context), dg.SkipReason)  # no ICB yet
-        instance.add_dynamic_partitions("icb", ["QN1", "QS1"])
+        for key in ("QN1", "QS1"):
+            icb_drop(tmp_path / "parts", key)
+        instance.add_dynamic_partitions("icb", ["QN1", "QOLD", "QS1"])  # QOLD: its drop is gone, it is not run
         requests = nightly_refresh_by_icb(dg.build_schedule_context(instance=instance))
     assert [r.partition_key for r in requests] == ["QN1", "QS1"]
     assert requests[0].tags["hiu/output"].endswith("QN1")  # its own output folder, for the failure notice

@@ -50,7 +50,7 @@ def rows(folder, extract):
 
 
 def test_each_row_goes_with_its_practice_person_or_spell(tmp_path):
-    split = split_drop(the_drop(tmp_path / "drop"), tmp_path / "parts")
+    split = split_drop(the_drop(tmp_path / "drop"), tmp_path / "parts", max_unassigned_share=1)
     assert split.partitions == ["QSL", "QVV", DEFAULT_PARTITION]
     parts = tmp_path / "parts"
     assert rows(parts / "QVV", "practices")["practice_code"].to_list() == ["P001"]
@@ -70,7 +70,7 @@ def test_each_row_goes_with_its_practice_person_or_spell(tmp_path):
 
 def test_nothing_is_lost_and_every_part_has_every_supplied_extract(tmp_path):
     drop = the_drop(tmp_path / "drop")
-    split = split_drop(drop, tmp_path / "parts")
+    split = split_drop(drop, tmp_path / "parts", max_unassigned_share=1)
     said = json.loads((tmp_path / "parts" / "split.json").read_text())
     for extract in ("practices", "population", "gp_appointments", "ed_attendances", "admissions", "admission_diagnoses"):
         read = duckdb.execute(f"SELECT count(*) FROM read_csv('{drop / extract}.csv', all_varchar=true)").fetchall()[0][0]
@@ -83,7 +83,7 @@ def test_nothing_is_lost_and_every_part_has_every_supplied_extract(tmp_path):
 
 def test_each_row_keeps_where_it_came_from(tmp_path):
     drop = the_drop(tmp_path / "drop")
-    split_drop(drop, tmp_path / "parts")
+    split_drop(drop, tmp_path / "parts", max_unassigned_share=1)
     b1 = rows(tmp_path / "parts" / "QSL", "population")
     assert b1[ORIGIN_COLUMNS[0]].to_list() == [str((drop / "population.csv").resolve())] * 2
     assert b1[ORIGIN_COLUMNS[1]].to_list() == ["2", "5"]
@@ -92,7 +92,7 @@ def test_each_row_keeps_where_it_came_from(tmp_path):
 def test_each_part_staged_alone_decides_as_the_whole_drop_does(tmp_path):
     """Accepted and quarantined, row by row: a part's staging equals the whole drop's for that part's rows."""
     drop = the_drop(tmp_path / "drop")
-    split = split_drop(drop, tmp_path / "parts")
+    split = split_drop(drop, tmp_path / "parts", max_unassigned_share=1)
     whole = duckdb.connect()
     stage_drop(whole, drop)
     parts = []
@@ -111,15 +111,15 @@ def test_each_part_staged_alone_decides_as_the_whole_drop_does(tmp_path):
 
 def test_a_drop_without_icb_codes_is_one_partition(tmp_path):
     drop = write_drop(tmp_path / "drop", population=[{"person_id": "a1"}], gp_appointments=[{"person_id": "a1"}])
-    split = split_drop(drop, tmp_path / "parts")
+    split = split_drop(drop, tmp_path / "parts", max_unassigned_share=1)
     assert split.partitions == [DEFAULT_PARTITION]
     assert split.parts[DEFAULT_PARTITION]["gp_appointments"] == 1 and sum(split.parts[UNASSIGNED].values()) == 0
 
 
 def test_a_new_split_replaces_the_last_and_removes_icbs_no_longer_there(tmp_path):
-    split_drop(the_drop(tmp_path / "drop"), tmp_path / "parts")
+    split_drop(the_drop(tmp_path / "drop"), tmp_path / "parts", max_unassigned_share=1)
     drop = write_drop(tmp_path / "next", practices=[{"icb_code": "QVV"}], population=[{"person_id": "a1"}])
-    split_drop(drop, tmp_path / "parts")
+    split_drop(drop, tmp_path / "parts", max_unassigned_share=1)
     assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == sorted(["QVV", UNASSIGNED, "split.json"])
     assert rows(tmp_path / "parts" / "QVV", "population")["person_id"].to_list() == ["a1"]
 
@@ -144,8 +144,10 @@ def test_icb_code_is_a_column_of_practices():
     assert "icb_code" in EXTRACTS["practices"].columns and "icb_code" not in EXTRACTS["practices"].required_columns
 
 
-def test_hiu_split_says_what_went_where_and_warns_of_rows_of_no_icb(tmp_path, capsys):
+def test_hiu_split_says_what_went_where_and_warns_of_rows_of_no_icb(tmp_path, capsys, monkeypatch):
     from pipeline.cli import main
+
+    monkeypatch.setenv("HIU_MAX_QUARANTINE_SHARE", "0.5")  # this drop's rows of no ICB are a fifth of some extracts
 
     assert main(["split", "--extracts", str(the_drop(tmp_path / "drop")), "--out", str(tmp_path / "parts")]) == 0
     said = capsys.readouterr()
@@ -156,7 +158,7 @@ def test_hiu_split_says_what_went_where_and_warns_of_rows_of_no_icb(tmp_path, ca
 def test_hiu_run_partitioned_runs_one_icb_that_is_there_and_refuses_before_writing_anything(tmp_path, monkeypatch, capsys):
     from pipeline.cli import main
 
-    split_drop(the_drop(tmp_path / "drop"), tmp_path / "parts")
+    split_drop(the_drop(tmp_path / "drop"), tmp_path / "parts", max_unassigned_share=1)
     for variable, value in {"HIU_PARTITION_BY": "icb", "HIU_EXTRACTS_DIR": str(tmp_path / "parts"),
                             "HIU_OUTPUT_DIR": str(tmp_path / "out"), "HIU_WAREHOUSE": str(tmp_path / "w.duckdb")}.items():
         monkeypatch.setenv(variable, value)
@@ -166,3 +168,34 @@ def test_hiu_run_partitioned_runs_one_icb_that_is_there_and_refuses_before_writi
     assert "no drop for ICB QZZ" in said and "the ICBs there: QSL, QVV, all" in said
     assert main(["run", "--partition", "../QVV"]) == 2 and "is not a partition" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and not (tmp_path / "w").exists()
+
+
+def test_a_repeated_person_follows_the_first_row_the_run_could_accept(tmp_path):
+    drop = write_drop(tmp_path / "drop", practices=PRACTICES[:2],
+                      population=[{"person_id": "b1", "practice_code": "P999"}, {"person_id": "b1", "practice_code": "P002"},
+                                  {"person_id": "a1\t"}],  # a tab is whitespace, as staging reads it
+                      gp_appointments=[{"person_id": "b1"}, {"person_id": "a1"}])
+    split = split_drop(drop, tmp_path / "parts", max_unassigned_share=1)
+    assert rows(tmp_path / "parts" / "QSL", "population")["practice_code"].to_list() == ["P999", "P002"]
+    assert rows(tmp_path / "parts" / "QSL", "gp_appointments").height == 1
+    assert rows(tmp_path / "parts" / "QVV", "gp_appointments").height == 1 and sum(split.parts[UNASSIGNED].values()) == 0
+
+
+def test_a_split_refuses_what_a_run_would_refuse_and_leaves_nothing_behind(tmp_path):
+    from pipeline.partitions import SplitError
+
+    drop = the_drop(tmp_path / "drop")
+    with pytest.raises(SplitError, match="population: 1 of 5 rows .* belong to no ICB"):
+        split_drop(drop, tmp_path / "parts", max_unassigned_share=0.1)
+    assert not [p for p in (tmp_path / "parts").iterdir()]  # nothing written, nothing half-written
+    (drop / "gp_appointment.csv").write_text("person_id\n")
+    with pytest.raises(SplitError, match="match no extract"):
+        split_drop(drop, tmp_path / "parts", max_unassigned_share=1)
+    with pytest.raises(SplitError, match="cannot go in the drop"):
+        split_drop(drop, drop / "parts")
+
+
+def test_a_split_removes_only_the_icbs_an_earlier_split_wrote(tmp_path):
+    (tmp_path / "parts" / "national").mkdir(parents=True)  # not ours: kept
+    split_drop(the_drop(tmp_path / "drop"), tmp_path / "parts", max_unassigned_share=1)
+    assert (tmp_path / "parts" / "national").is_dir()
