@@ -44,8 +44,8 @@ def nightly_refresh(settings: HiuSettings) -> dg.ScheduleDefinition:
 def nightly_refresh_by_icb(context: dg.ScheduleEvaluationContext):
     settings = HiuSettings.from_env()
     # An ICB whose drop is no longer there (a partition is never removed by itself) is not run.
-    keys = [key for key in context.instance.get_dynamic_partitions(ICB_PARTITIONS.name)
-            if key in partitions_in(settings.extracts_path)]
+    there = set(partitions_in(settings.extracts_path))  # the folder is read once, not once per ICB
+    keys = [key for key in context.instance.get_dynamic_partitions(ICB_PARTITIONS.name) if key in there]
     if not keys:
         return dg.SkipReason(f"no ICB drop in {settings.extracts_path} yet (the icb_extracts sensor adds them)")
     return [dg.RunRequest(partition_key=key, tags=run_tags(settings.for_partition(key), settings.as_of or "from the feeds"))

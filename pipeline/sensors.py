@@ -20,6 +20,7 @@ import dagster as dg
 from assets.coverage import run_tags
 from pipeline.extract_files import ExtractFileError, find_extract_files
 from pipeline.partitions import partitions_in
+from pipeline.resources import PARTITION_TAG
 from pipeline.run_messages import failures_and_warnings
 from schemas.extracts import EXTRACTS
 from pipeline.settings import HiuSettings
@@ -30,7 +31,7 @@ def _output_of(run: dg.DagsterRun) -> Path:
     tagged = run.tags.get("hiu/output")
     if tagged:
         return Path(tagged)
-    settings, key = HiuSettings.from_env(), run.tags.get("dagster/partition")
+    settings, key = HiuSettings.from_env(), run.tags.get(PARTITION_TAG)
     if key and settings.partition_by and key in partitions_in(settings.extracts_path):
         settings = settings.for_partition(key)
     return settings.output_path.resolve()
