@@ -14,6 +14,13 @@ def _throwaway_dagster_instance(monkeypatch):
 
     for variable in ENVIRONMENT.values():  # a developer's own HIU_* settings must not change what tests see
         monkeypatch.delenv(variable, raising=False)
+    yield
+    # A Dagster instance a test opened and never closed (a schedule or sensor context's own copy,
+    # say) stays the process's definitions-state storage; once collected, every later load of the
+    # definitions in that worker fails. Name the test that left it, not the one that trips on it.
+    from dagster._core.storage.defs_state.base import DefsStateStorage
+
+    assert DefsStateStorage.get() is None, "this test left a Dagster instance open (close its contexts with `with`)"
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups

@@ -144,9 +144,9 @@ class IcbTicks:
 
     def tick(self, after_seconds: float = 60):
         self.clock += after_seconds
-        context = dg.build_sensor_context(cursor=self.cursor, instance=self.instance)
-        result = sensors.icb_extracts(context)
-        self.cursor = context.cursor
+        with dg.build_sensor_context(cursor=self.cursor, instance=self.instance) as context:
+            result = sensors.icb_extracts(context)
+            self.cursor = context.cursor
         if isinstance(result, dg.SensorResult):
             for request in result.dynamic_partitions_requests or []:
                 self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -179,12 +179,16 @@ def test_the_partitioned_nightly_schedule_runs_every_icb(monkeypatch, tmp_path):
 
     monkeypatch.setenv("HIU_PARTITION_BY", "icb")
     monkeypatch.setenv("HIU_EXTRACTS_DIR", str(tmp_path / "parts"))
+    # Each context is closed by `with`: the context opens its own copy of the instance, which,
+    # left open, leaves Dagster's definitions-state storage pointing at a dead instance for every
+    # later test in the process.
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance)
-        assert isinstance(nightly_refresh_by_icb(context), dg.SkipReason)  # no ICB yet
+        with dg.build_schedule_context(instance=instance) as context:
+            assert isinstance(nightly_refresh_by_icb(context), dg.SkipReason)  # no ICB yet
         for key in ("QN1", "QS1"):
             icb_drop(tmp_path / "parts", key)
         instance.add_dynamic_partitions("icb", ["QN1", "QOLD", "QS1"])  # QOLD: its drop is gone, it is not run
-        requests = nightly_refresh_by_icb(dg.build_schedule_context(instance=instance))
+        with dg.build_schedule_context(instance=instance) as context:
+            requests = nightly_refresh_by_icb(context)
     assert [r.partition_key for r in requests] == ["QN1", "QS1"]
     assert requests[0].tags["hiu/output"].endswith("QN1")  # its own output folder, for the failure notice
