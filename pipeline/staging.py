@@ -24,11 +24,13 @@ from schemas.extracts import Extract
 from schemas.sql_rules import (
     ExtractSql,
     compile_extract,
+    fix_column,
     normalised_text,
     quote_ident,
     quote_literal,
     raw_column,
     text_column,
+    typed_rows,
 )
 
 FINDINGS_TABLE = "data_quality_findings"
@@ -55,11 +57,7 @@ class StagingCounts:
 def _typed_rows(raw_table: str, compiled: ExtractSql) -> str:
     """Every raw row with, per column, its text as read, its normalised text and its typed value."""
     texts = ", ".join(f"{quote_ident(c.name)} AS {text_column(c.name)}" for c in compiled.columns)
-    normalised = ", ".join(f"{c.normalised} AS {raw_column(c.name)}" for c in compiled.columns)
-    typed = ", ".join(f"{c.typed} AS {quote_ident(c.name)}" for c in compiled.columns)
-    return (
-        f"(SELECT *, {typed} FROM (SELECT *, {normalised} FROM (SELECT _row_order, {texts} FROM {raw_table})))"
-    )
+    return f"({typed_rows(f'SELECT _row_order, {texts} FROM {raw_table}', compiled.columns)})"
 
 
 def _knows_deaths(extract: Extract) -> bool:
@@ -115,11 +113,12 @@ def stage_extract(
     warning_rules = [(f.predicate, quote_literal(f.reason)) for f in compiled.warnings]
     if _knows_deaths(extract):
         warning_rules.append((f"{extract.activity_date} > {DEATH}", "'activity after date_of_death'"))
-    fix_rules = [(f"({c.fix}) IS NOT NULL", f"{quote_literal(c.name + ': ')} || ({c.fix})") for c in compiled.columns]
-    rejections, warnings, fixes = (
-        [f"CASE WHEN {predicate} THEN {reason} END" for predicate, reason in rules]
-        for rules in (rejection_rules, warning_rules, fix_rules)
+    fix_rules = [(f"{fix_column(c.name)} IS NOT NULL", f"{quote_literal(c.name + ': ')} || {fix_column(c.name)}")
+                 for c in compiled.columns]
+    rejections, warnings = (
+        [f"CASE WHEN {predicate} THEN {reason} END" for predicate, reason in rules] for rules in (rejection_rules, warning_rules)
     )
+    fixes = [label for _, label in fix_rules]  # `||` with a NULL is NULL: no fix, no label
     # A row has a finding when any rule's predicate is true: a plain OR, cheap on every row, where
     # building the three lists on every row cost a third of the pass (they are built for these only).
     any_finding = " OR ".join(f"({predicate})" for predicate, _ in rejection_rules + warning_rules + fix_rules) or "false"

@@ -48,6 +48,21 @@ def quote_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def trimmed_column(name: str) -> str:
+    """How compiled SQL names a column's text with surrounding whitespace removed."""
+    return quote_ident(f"trimmed:{name}")
+
+
+def clean_column(name: str) -> str:
+    """How compiled SQL names a column's text trimmed and with the null words read as null."""
+    return quote_ident(f"clean:{name}")
+
+
+def fix_column(name: str) -> str:
+    """How compiled SQL names the label of the normalisation a column's value had (NULL: none)."""
+    return quote_ident(f"fix:{name}")
+
+
 def raw_column(name: str) -> str:
     """How compiled SQL names a column's normalised text: beside the typed one of the same name."""
     return quote_ident(f"raw:{name}")
@@ -62,7 +77,7 @@ def text_column(name: str) -> str:
 class ColumnSql:
     name: str
     sql_type: str
-    normalised: str  # expression over the text as read giving the normalised text
+    normalised: str  # expression over clean_column(name) giving the normalised text
     typed: str  # expression over raw_column(name) giving the typed value (NULL when it fails)
     fix: str  # expression labelling the normalisation applied (NULL when none)
     type_error: str | None  # reason when the text is present but does not parse
@@ -74,22 +89,25 @@ def _matches(value: str, pattern: str) -> str:
     return f"regexp_full_match({value}, {quote_literal(pattern)})"
 
 
-def normalised_text(text: str) -> str:
-    """Surrounding whitespace removed, and the null words read as null. Most values need neither,
-    and the checks that say so are cheap: `trim` with a character list costs about 0.3 s per
-    million values, which at tens of millions of rows and every column was most of staging. Only a
-    value whose first or last character is at or below a space can need trimming (a false alarm only
-    trims for nothing), and only a value of at most four characters can be a null word."""
+def _trimmed(text: str) -> str:
+    """Surrounding whitespace removed. `trim` with a character list costs about 0.3 s per million
+    values, which at tens of millions of rows and every column was most of staging; only a value
+    whose first or last character is at or below a space can need it (a false alarm only trims for
+    nothing)."""
+    return f"CASE WHEN ord({text}) <= 32 OR ord({text}[-1]) <= 32 THEN trim({text}, {quote_literal(WHITESPACE)}) ELSE {text} END"
+
+
+def _nulled(trimmed: str) -> str:
+    """The null words read as null; only a value of at most four characters can be one."""
     nulls = ", ".join(quote_literal(v) for v in NULL_TEXTS)
     longest = max(len(v) for v in NULL_TEXTS)
-    trimmed = (
-        f"CASE WHEN ord({text}) <= 32 OR ord({text}[-1]) <= 32 THEN trim({text}, {quote_literal(WHITESPACE)}) "
-        f"ELSE {text} END"
-    )
-    return (
-        f"CASE WHEN strlen({trimmed}) > {longest} THEN {trimmed} WHEN upper({trimmed}) IN ({nulls}) THEN NULL "
-        f"ELSE {trimmed} END"
-    )
+    return f"CASE WHEN strlen({trimmed}) > {longest} THEN {trimmed} WHEN upper({trimmed}) IN ({nulls}) THEN NULL ELSE {trimmed} END"
+
+
+def normalised_text(text: str) -> str:
+    """Surrounding whitespace removed, and the null words read as null, in one expression (for a
+    key read once; staging computes the two steps as columns, `typed_rows`)."""
+    return _nulled(_trimmed(text))
 
 
 def _whole_float_as_integer(value: str) -> str:
@@ -102,13 +120,12 @@ def column_sql(
     """How the text of column `name` becomes a value of the model's type. `date_format` (strptime)
     names the layout of dates that are not YYYY-MM-DD, for a file that uses one (never guessed)."""
     metadata = metadata or {}
-    text, raw = text_column(name), raw_column(name)
-    trimmed = normalised_text(text)
+    text, raw, clean = text_column(name), raw_column(name), clean_column(name)
     detail = bool(metadata.get(DETAIL))
     required = (not nullable) or bool(metadata.get(REQUIRED))
     common_fix = (
         f"WHEN {text} IS NOT NULL AND {raw} IS NULL THEN 'NULL, NA or empty text read as null' "
-        f"WHEN {text} <> {raw} AND trim({text}, {quote_literal(WHITESPACE)}) = {raw} THEN 'surrounding whitespace removed' "
+        f"WHEN {text} <> {raw} AND {trimmed_column(name)} = {raw} THEN 'surrounding whitespace removed' "
     )
 
     def made(sql_type, normalised, typed, specific_fix, type_error):
@@ -128,7 +145,7 @@ def column_sql(
         if date_format:
             fix += f"WHEN NOT {_matches(raw, DATE_PATTERN)} AND {quote_ident(name)} IS NOT NULL THEN 'date read as {date_format}' "
         error = f"{name} is not a valid YYYY-MM-DD date" + (f" or {date_format}" if date_format else "")
-        return made("DATE", trimmed, typed, fix, error)
+        return made("DATE", clean, typed, fix, error)
     if isinstance(dtype, pl.Datetime):
         as_text = f"replace({raw}, 'T', ' ')"
         typed = (
@@ -152,26 +169,46 @@ def column_sql(
         if date_format:
             fix += f"WHEN NOT {_matches(raw, TIMESTAMP_PATTERN)} AND {quote_ident(name)} IS NOT NULL THEN 'timestamp read as {date_format}' "
         error = f"{name} is not a valid YYYY-MM-DD HH:MM:SS timestamp"
-        return made("TIMESTAMP", trimmed, typed, fix, error)
+        return made("TIMESTAMP", clean, typed, fix, error)
     if dtype.is_integer():
-        normalised = _whole_float_as_integer(trimmed)
+        normalised = _whole_float_as_integer(clean)
         typed = f"CASE WHEN {_matches(raw, INTEGER_PATTERN)} THEN TRY_CAST({raw} AS BIGINT) END"
-        fix = f"WHEN {_matches(trimmed, WHOLE_FLOAT_PATTERN)} THEN 'whole-number float read as an integer' "
+        fix = f"WHEN {_matches(clean, WHOLE_FLOAT_PATTERN)} THEN 'whole-number float read as an integer' "
         return made("BIGINT", normalised, typed, fix, f"{name} is not a whole number")
     if dtype == pl.String:
         width = metadata.get(CODE)
         if width is None:
-            return made("VARCHAR", trimmed, raw, "", None)
+            return made("VARCHAR", clean, raw, "", None)
         # A code that a spreadsheet or a typed file turned into a number: 21.0 is 21, and a
         # fixed-width code that lost its leading zeros (department type 1) is 01.
-        normalised = _whole_float_as_integer(trimmed)
-        fix = f"WHEN {_matches(trimmed, WHOLE_FLOAT_PATTERN)} THEN 'whole-number float read as a code' "
+        normalised = _whole_float_as_integer(clean)
+        fix = f"WHEN {_matches(clean, WHOLE_FLOAT_PATTERN)} THEN 'whole-number float read as a code' "
         if width:
             unpadded = f"[0-9]{{1,{width - 1}}}"
             normalised = f"CASE WHEN {_matches(normalised, unpadded)} THEN lpad({normalised}, {width}, '0') ELSE {normalised} END"
-            fix = f"WHEN {_matches(trimmed, unpadded)} THEN 'leading zero restored' " + fix
+            fix = f"WHEN {_matches(clean, unpadded)} THEN 'leading zero restored' " + fix
         return made("VARCHAR", normalised, raw, fix, None)
     raise TypeError(f"no SQL rule for column {name} of type {dtype}")
+
+
+def typed_rows(texts: str, columns: list[ColumnSql]) -> str:
+    """The rows of query `texts`, which names each column's text as read `text_column(name)`, with a
+    layer of columns added per step: trimmed, clean, normalised (`raw_column`), typed (the column's
+    own name) and the normalisation's label (`fix_column`). Each step names the one below instead of
+    repeating its expression: written out, a code's normalisation held its text's nine times over,
+    and DuckDB's parsing and planning of those expressions took longer than staging a small drop's
+    rows. A query that reads no column of a layer does not compute it (DuckDB drops unused columns)."""
+    layers = [
+        (lambda c: _trimmed(text_column(c.name)), trimmed_column),
+        (lambda c: _nulled(trimmed_column(c.name)), clean_column),
+        (lambda c: c.normalised, raw_column),
+        (lambda c: c.typed, quote_ident),
+        (lambda c: c.fix, fix_column),
+    ]
+    sql = texts
+    for expression, named in layers:
+        sql = f"SELECT *, {', '.join(f'{expression(c)} AS {named(c.name)}' for c in columns)} FROM ({sql})"
+    return sql
 
 
 def check_sql(column: str, check_name: str, stats: dict) -> list[tuple[str, str]]:

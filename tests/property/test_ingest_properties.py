@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from schemas import codes
 from schemas.extracts import EXTRACTS
-from schemas.sql_rules import column_sql, quote_literal
+from schemas.sql_rules import column_sql, fix_column, quote_ident, quote_literal, typed_rows
 from tests.drops import stage_drop, write_drop
 
 # Any text a file could hold in a cell, short of control characters (which CSV cannot carry).
@@ -43,7 +43,7 @@ def staged_value(name: str, dtype, text: str | None, metadata: dict | None = Non
     """The typed value and the normalisation label of one cell, through the compiled SQL."""
     column = column_sql(name, dtype, metadata)
     inner = f"SELECT {quote_literal(text) if text is not None else 'NULL'}::VARCHAR AS \"text:{name}\""
-    sql = f"SELECT {column.typed}, {column.fix} FROM (SELECT *, {column.normalised} AS \"raw:{name}\" FROM ({inner}))"
+    sql = f"SELECT {quote_ident(name)}, {fix_column(name)} FROM ({typed_rows(inner, [column])})"
     with duckdb.connect() as conn:
         return conn.execute(sql).fetchall()[0]
 
