@@ -1,5 +1,7 @@
 """Bad input, end to end (contract sections 2, 3 and 5): one tiny drop per example, one corrupted
-file or cell, the whole Dagster graph in-process.
+file or cell, the whole Dagster graph in-process. An example of several cases that each touch one
+person's rows (a null word in each of six columns, say) gives each case its own person in one drop
+and one run (`run_cases`); each case is still its own test.
 
 Every example ends one of two ways:
 (a) the run succeeds and the published cohort holds exactly the right people with the right counts;
@@ -19,6 +21,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -187,6 +190,59 @@ def admissions_for(person: str, count: int, **cells) -> list[dict]:
     return [{"person_id": person, "admission_date": IN_WINDOW, "discharge_date": "2025-01-17", **cells}] * count
 
 
+@dataclass(frozen=True)
+class Case:
+    """One example's rows, for whichever person it is given, and the counts they must publish."""
+
+    population: dict = field(default_factory=dict)  # cells of the person's population row
+    gp: int = 0  # GP appointments, ED attendances and emergency admissions in the window
+    ed: int = 0
+    admissions: int = 0
+    gp_cells: dict = field(default_factory=dict)  # cells of each activity row
+    ed_cells: dict = field(default_factory=dict)
+    admission_cells: dict = field(default_factory=dict)
+
+    @property
+    def expected(self) -> tuple[int, int, int]:
+        return (self.gp, self.ed, self.admissions)
+
+
+@dataclass(frozen=True)
+class CasesRun:
+    folder: Path  # holds out/ and w.duckdb, as a test's tmp_path does
+    person: dict[str, str]  # case id -> its person
+    expected: dict[str, tuple[int, int, int]]  # person -> published counts
+
+
+def run_cases(tmp_path_factory, cases: dict[str, Case]) -> CasesRun:
+    """Every case of an example in one drop, each with its own person from p02 on, and one run.
+    A case touches only its own person's rows, so it is decided as it would be alone, and an example
+    of seven cases costs one run, not seven."""
+    folder = tmp_path_factory.mktemp("cases")
+    person = {case_id: pid(n) for n, case_id in enumerate(cases, start=2)}
+    gp, ed, admissions = [], [], []
+    for case_id, case in cases.items():
+        who = person[case_id]
+        gp += gp_for(who, case.gp, **case.gp_cells)
+        ed += ed_for(who, case.ed, **case.ed_cells)
+        admissions += admissions_for(who, case.admissions, **case.admission_cells)
+    drop = base_drop(folder / "drop", people=len(cases) + 1, gp=gp, ed=ed, admissions=admissions,
+                     population={person[case_id]: case.population for case_id, case in cases.items()})
+    assert_ok(run(folder, drop))
+    return CasesRun(folder, person, {person[case_id]: case.expected for case_id, case in cases.items()})
+
+
+def assert_case_counted(cases: CasesRun, case_id: str, extract: str) -> str:
+    """The case's person is published with their counts, the cohort is every case's person and no
+    one else, and no row of `extract` was quarantined. Returns the person."""
+    published = cohort(cases.folder)
+    person = cases.person[case_id]
+    assert published.get(person) == cases.expected[person], case_id
+    assert published == cases.expected
+    assert manifest(cases.folder)["extracts"][extract]["rows_quarantined"] == 0
+    return person
+
+
 # ----------------------------------------------------------------------------------------------
 # normalisations: the row is kept and read as its one meaning
 # ----------------------------------------------------------------------------------------------
@@ -204,50 +260,47 @@ def test_surrounding_whitespace_is_trimmed_and_the_row_kept(tmp_path):
     assert manifest(tmp_path)["extracts"]["gp_appointments"]["rows_quarantined"] == 0
 
 
-@pytest.mark.parametrize(
-    "extract, column, value",
-    [
-        ("population", "registration_end", "NULL"),
-        ("population", "date_of_death", "NA"),
-        ("population", "imd_decile", "NULL"),
-        ("ed_attendances", "departure_datetime", "NA"),
-        ("admissions", "discharge_date", "NULL"),
-        ("admissions", "discharge_destination", "   "),
-    ],
-)
-def test_null_words_and_blank_text_are_read_as_null(tmp_path, extract, column, value):
-    cell = {column: value}
-    if extract == "population":
-        drop, expected = {"population": {"p02": cell}, "gp": gp_for("p02", 21)}, (21, 0, 0)
-    elif extract == "ed_attendances":
-        drop, expected = {"ed": ed_for("p02", 5, **cell)}, (0, 5, 0)
-    else:
-        drop, expected = {"admissions": admissions_for("p02", 3, **cell)}, (0, 0, 3)
-    assert_ok(run(tmp_path, base_drop(tmp_path / "drop", **drop)))
-    assert cohort(tmp_path) == {"p02": expected}
-    assert manifest(tmp_path)["extracts"][extract]["rows_quarantined"] == 0
-    stored = warehouse_rows(tmp_path, f"SELECT DISTINCT {column} FROM stg_{extract} WHERE person_id = 'p02'")
+NULL_WORDS = {
+    "population.registration_end NULL": Case(population={"registration_end": "NULL"}, gp=21),
+    "population.date_of_death NA": Case(population={"date_of_death": "NA"}, gp=21),
+    "population.imd_decile NULL": Case(population={"imd_decile": "NULL"}, gp=21),
+    "ed_attendances.departure_datetime NA": Case(ed=5, ed_cells={"departure_datetime": "NA"}),
+    "admissions.discharge_date NULL": Case(admissions=3, admission_cells={"discharge_date": "NULL"}),
+    "admissions.discharge_destination blank": Case(admissions=3, admission_cells={"discharge_destination": "   "}),
+}
+
+
+@pytest.fixture(scope="session")
+def null_words_run(tmp_path_factory) -> CasesRun:
+    return run_cases(tmp_path_factory, NULL_WORDS)
+
+
+@pytest.mark.parametrize("case_id", list(NULL_WORDS))
+def test_null_words_and_blank_text_are_read_as_null(null_words_run, case_id):
+    extract, column = case_id.split(" ")[0].split(".")
+    person = assert_case_counted(null_words_run, case_id, extract)
+    stored = warehouse_rows(null_words_run.folder, f"SELECT DISTINCT {column} FROM stg_{extract} WHERE person_id = '{person}'")
     assert stored == [(None,)]
 
 
-@pytest.mark.parametrize(
-    "extract, column, value",
-    [
-        ("population", "birth_year", "1950.0"),
-        ("population", "birth_month", "6.0"),
-        ("admissions", "admission_method", "21.0"),
-    ],
-)
-def test_whole_number_floats_are_read_as_integers(tmp_path, extract, column, value):
+WHOLE_FLOATS = {
+    "population.birth_year": Case(population={"birth_year": "1950.0", "birth_month": 6}, gp=21),
+    "population.birth_month": Case(population={"birth_year": 1950, "birth_month": "6.0"}, gp=21),
+    "admissions.admission_method": Case(admissions=3, admission_cells={"admission_method": "21.0"}),
+}
+
+
+@pytest.fixture(scope="session")
+def whole_floats_run(tmp_path_factory) -> CasesRun:
+    return run_cases(tmp_path_factory, WHOLE_FLOATS)
+
+
+@pytest.mark.parametrize("case_id", list(WHOLE_FLOATS))
+def test_whole_number_floats_are_read_as_integers(whole_floats_run, case_id):
+    extract = case_id.split(".")[0]
+    person = assert_case_counted(whole_floats_run, case_id, extract)
     if extract == "population":
-        drop = {"population": {"p02": {"birth_year": 1950, column: value}}, "gp": gp_for("p02", 21)}
-        expected = (21, 0, 0)
-    else:
-        drop, expected = {"admissions": admissions_for("p02", 3, **{column: value})}, (0, 0, 3)
-    assert_ok(run(tmp_path, base_drop(tmp_path / "drop", **drop)))
-    assert cohort(tmp_path) == {"p02": expected}
-    if extract == "population":
-        assert cohort_rows(tmp_path)["p02"]["age"] == 74  # born June 1950, as of 2025-03-31
+        assert cohort_rows(whole_floats_run.folder)[person]["age"] == 74  # born June 1950, as of 2025-03-31
 
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
@@ -263,37 +316,42 @@ def test_department_type_without_leading_zero_is_read_as_01(tmp_path, file_forma
     assert warehouse_rows(tmp_path, "SELECT DISTINCT department_type FROM stg_ed_attendances") == [("01",)]
 
 
-@pytest.mark.parametrize("extract", ["gp_appointments", "admissions", "population"])
-def test_sql_server_midnight_timestamps_are_read_as_dates(tmp_path, extract):
-    midnight = " 00:00:00.000"
-    if extract == "gp_appointments":
-        drop, expected = {"gp": gp_for("p02", 21, appointment_date=IN_WINDOW + midnight)}, (21, 0, 0)
-    elif extract == "admissions":
-        cells = {"admission_date": IN_WINDOW + midnight, "discharge_date": "2025-01-17" + midnight}
-        drop, expected = {"admissions": admissions_for("p02", 3, **cells)}, (0, 0, 3)
-    else:
-        drop = {"population": {"p02": {"registration_start": "2000-01-01" + midnight}}, "gp": gp_for("p02", 21)}
-        expected = (21, 0, 0)
-    assert_ok(run(tmp_path, base_drop(tmp_path / "drop", **drop)))
-    assert cohort(tmp_path) == {"p02": expected}
-    assert manifest(tmp_path)["extracts"][extract]["rows_quarantined"] == 0
+MIDNIGHT = " 00:00:00.000"
+MIDNIGHTS = {
+    "gp_appointments": Case(gp=21, gp_cells={"appointment_date": IN_WINDOW + MIDNIGHT}),
+    "admissions": Case(admissions=3, admission_cells={"admission_date": IN_WINDOW + MIDNIGHT, "discharge_date": "2025-01-17" + MIDNIGHT}),
+    "population": Case(population={"registration_start": "2000-01-01" + MIDNIGHT}, gp=21),
+}
 
 
-@pytest.mark.parametrize(
-    "arrival",
-    [
-        "2025-01-15T10:00",  # T, no seconds
-        "2025-01-15 10:00",  # space, no seconds
-        "2025-01-15 10:00:00.123",  # fractions
-        "2025-01-15T10:00:00.123456",  # T and fractions
-        "2025-01-15T10:00+01:00",  # explicit offset
-    ],
-)
-def test_timestamp_variants_are_read(tmp_path, arrival):
-    folder = base_drop(tmp_path / "drop", ed=ed_for("p02", 5, arrival_datetime=arrival))
-    assert_ok(run(tmp_path, folder))
-    assert cohort(tmp_path) == {"p02": (0, 5, 0)}
-    assert manifest(tmp_path)["extracts"]["ed_attendances"]["rows_quarantined"] == 0
+@pytest.fixture(scope="session")
+def midnights_run(tmp_path_factory) -> CasesRun:
+    return run_cases(tmp_path_factory, MIDNIGHTS)
+
+
+@pytest.mark.parametrize("extract", list(MIDNIGHTS))
+def test_sql_server_midnight_timestamps_are_read_as_dates(midnights_run, extract):
+    assert_case_counted(midnights_run, extract, extract)
+
+
+ARRIVALS = {
+    "T, no seconds": "2025-01-15T10:00",
+    "space, no seconds": "2025-01-15 10:00",
+    "fractions": "2025-01-15 10:00:00.123",
+    "T and fractions": "2025-01-15T10:00:00.123456",
+    "explicit offset": "2025-01-15T10:00+01:00",
+}
+
+
+@pytest.fixture(scope="session")
+def arrivals_run(tmp_path_factory) -> CasesRun:
+    return run_cases(tmp_path_factory, {case_id: Case(ed=5, ed_cells={"arrival_datetime": arrival})
+                                        for case_id, arrival in ARRIVALS.items()})
+
+
+@pytest.mark.parametrize("case_id", list(ARRIVALS))
+def test_timestamp_variants_are_read(arrivals_run, case_id):
+    assert_case_counted(arrivals_run, case_id, "ed_attendances")
 
 
 def test_timestamps_with_an_offset_are_converted_to_england_clock_time(tmp_path):
@@ -519,29 +577,29 @@ def test_a_nullable_column_left_out_is_fine_and_recorded_as_absent(tmp_path, ext
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "extract, cells, expected_sex",
-    [
-        ("population", {"sex": "1"}, "U"),
-        ("population", {"imd_decile": "0"}, "F"),
-        ("population", {"lsoa_code": ""}, "F"),
-        ("population", {"lsoa_code": "E0100001"}, "F"),
-        ("population", {"birth_year": 1960, "birth_month": 6, "registration_start": "1960-01-01"}, "F"),
-        ("ed_attendances", {"departure_datetime": "2025-01-15 08:00:00"}, "F"),  # before the 10:00 arrival
-        ("ed_attendances", {"department_type": "06"}, "F"),
-    ],
-    ids=["sex_1", "imd_decile_0", "lsoa_code_empty", "lsoa_code_malformed", "registration_before_birth_month",
-         "departure_before_arrival", "department_type_06"],
-)
-def test_values_the_counts_do_not_need_are_warnings_and_the_person_still_counts(tmp_path, extract, cells, expected_sex):
-    if extract == "population":
-        drop, expected = {"population": {"p02": cells}, "gp": gp_for("p02", 21)}, (21, 0, 0)
-    else:
-        drop, expected = {"ed": ed_for("p02", 5, **cells)}, (0, 5, 0)
-    assert_ok(run(tmp_path, base_drop(tmp_path / "drop", **drop)))
-    assert cohort(tmp_path) == {"p02": expected}
-    assert cohort_rows(tmp_path)["p02"]["sex"] == expected_sex
-    assert manifest(tmp_path)["extracts"][extract]["rows_quarantined"] == 0
+NOT_NEEDED = {  # case id -> (the case, the sex published)
+    "sex_1": (Case(population={"sex": "1"}, gp=21), "U"),
+    "imd_decile_0": (Case(population={"imd_decile": "0"}, gp=21), "F"),
+    "lsoa_code_empty": (Case(population={"lsoa_code": ""}, gp=21), "F"),
+    "lsoa_code_malformed": (Case(population={"lsoa_code": "E0100001"}, gp=21), "F"),
+    "registration_before_birth_month": (
+        Case(population={"birth_year": 1960, "birth_month": 6, "registration_start": "1960-01-01"}, gp=21), "F"),
+    "departure_before_arrival": (Case(ed=5, ed_cells={"departure_datetime": "2025-01-15 08:00:00"}), "F"),  # arrival 10:00
+    "department_type_06": (Case(ed=5, ed_cells={"department_type": "06"}), "F"),
+}
+
+
+@pytest.fixture(scope="session")
+def not_needed_run(tmp_path_factory) -> CasesRun:
+    return run_cases(tmp_path_factory, {case_id: case for case_id, (case, _) in NOT_NEEDED.items()})
+
+
+@pytest.mark.parametrize("case_id", list(NOT_NEEDED))
+def test_values_the_counts_do_not_need_are_warnings_and_the_person_still_counts(not_needed_run, case_id):
+    case, expected_sex = NOT_NEEDED[case_id]
+    extract = "population" if case.population else "ed_attendances"
+    person = assert_case_counted(not_needed_run, case_id, extract)
+    assert cohort_rows(not_needed_run.folder)[person]["sex"] == expected_sex
 
 
 def test_activity_of_a_person_rejected_from_population_is_quarantined_with_that_cause(tmp_path):
