@@ -62,11 +62,14 @@ def dagster_dev(home: Path, settings: dict[str, str], log_path: Path) -> Iterato
                 time.sleep(1)
         yield live
     finally:
+        # Asked to stop, dagster dev waits out its daemon's intervals (about 13 s); the instance is
+        # thrown away with the test, so after a few seconds the whole group is killed.
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=4)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         log.close()
 
 
