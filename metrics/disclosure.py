@@ -287,8 +287,8 @@ class Attacker:
         figure another value proves it cannot be worked out, so every solution found is used
         against every figure still open: pushing all the open figures of a group up, then down,
         again while that frees any; then the rest one by one (lowest value, and only if that is the
-        true one, highest), each solution freeing the others it moves. At 3,000 people this asked
-        about 400 programmes where asking each figure its range asked 2,900, for the same answer."""
+        true one, highest), each solution freeing the others it moves. A 3,000-person run asks 708
+        programmes where asking each figure its range asked 2,898, for the same answer."""
         open_figures = set(targets)
         for component in sorted({int(self.component[t]) for t in targets}):
             members, position, constraints = self._programme(component)
