@@ -32,6 +32,13 @@ def _count(value: str | None) -> str:
     return value if value == "*" else f"{int(value):,}"
 
 
+def _interval(lower: str | None, upper: str | None) -> str:
+    """A published interval: '-57.1 to +3.5', '* to *', or 'no interval' where there is none."""
+    if lower in (None, "") or upper in (None, ""):
+        return "no interval"
+    return f"{_signed(lower)} to {_signed(upper)}"
+
+
 def _verdict(lower: str | None, upper: str | None) -> str:
     if lower in (None, "", "*") or upper in (None, "", "*"):
         return ""
@@ -57,5 +64,5 @@ def cohort_followup_card(published_followup: pl.DataFrame, as_of: dt.date, thres
     return _ENV.get_template("cohort_followup.md.j2").render(
         as_of=as_of, whole=whole, withheld=withheld, rows=[r for r in rows if r["neighbourhood_code"] != ALL],
         thresholds={"gp": thresholds.gp, "ed": thresholds.ed, "admissions": thresholds.admissions},
-        signed=_signed, verdict=_verdict, live=_live, n=_count,
+        signed=_signed, interval=_interval, verdict=_verdict, live=_live, n=_count,
     )

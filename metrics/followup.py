@@ -16,6 +16,7 @@ others were not, `net_change_vs_not_live_pct` compares each with the not-live on
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import duckdb
 import numpy as np
@@ -86,18 +87,24 @@ def _change_pct(before: np.ndarray, after: np.ndarray, axis: int = -1) -> np.nda
 
 def _interval(groups: list[tuple[np.ndarray, np.ndarray]], statistic) -> tuple[float | None, float | None]:
     """95% percentile bootstrap interval of `statistic(*changes)` over independent groups of people,
-    each (before, after); None when a group has under two people or no activity before."""
+    each (before, after); None when a group has under two people or no activity before, or when
+    resamples of a group can have no activity before (a small group in which most people had none):
+    such a resample has no change to measure, so the percentiles are undefined."""
     if any(len(b) < 2 or b.sum() == 0 for b, _ in groups):
         return None, None
-    from scipy.stats import bootstrap  # here: scipy.stats takes 3 s to import, in every process that loads the definitions
+    from scipy.stats import DegenerateDataWarning, bootstrap  # here: scipy.stats takes 3 s to import, in every process that loads the definitions
 
     indices = [np.arange(len(b)) for b, _ in groups]
 
     def resampled(*picked, axis=-1):
         return statistic(*[_change_pct(b[i], a[i], axis=axis) for (b, a), i in zip(groups, picked)])
 
-    result = bootstrap(indices, resampled, n_resamples=RESAMPLES, method="percentile", vectorized=True,
-                       random_state=np.random.default_rng(SEED), batch=100)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        # The undefined resamples above: scipy warns of them (naming BCa, whatever the method), and
+        # the answer is no interval, which the files and cards explain; not a warning for the run.
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        result = bootstrap(indices, resampled, n_resamples=RESAMPLES, method="percentile", vectorized=True,
+                           random_state=np.random.default_rng(SEED), batch=100)
     low, high = result.confidence_interval
     return (float(low), float(high)) if np.isfinite(low) and np.isfinite(high) else (None, None)
 

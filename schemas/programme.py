@@ -97,11 +97,11 @@ class CohortFollowup(pa.DataFrameModel):
     change_pct: Optional[float] = pa.Field(nullable=True, description="activity_after against activity_before, percent. A fall is expected whatever the programme does: people picked for a heavy year use less the next (regression to the mean).")
     expected_change_pct: Optional[float] = pa.Field(nullable=True, description="The same change for the comparison cohort: what regression to the mean gives without the programme.")
     net_change_pct: Optional[float] = pa.Field(nullable=True, description="change_pct - expected_change_pct: the change not explained by regression to the mean.")
-    net_change_lower: Optional[float] = pa.Field(nullable=True, description="95% lower limit of net_change_pct (bootstrap of people).")
+    net_change_lower: Optional[float] = pa.Field(nullable=True, description="95% lower limit of net_change_pct (bootstrap of people). Blank where a cohort has too few people with activity in the 12 months before for an interval (or no comparison cohort).")
     net_change_upper: Optional[float] = pa.Field(nullable=True, description="95% upper limit of net_change_pct.")
     live_through_followup: Optional[bool] = pa.Field(nullable=True, description="The team went live on or before cohort_identified_on (blank for ALL).")
     net_change_vs_not_live_pct: Optional[float] = pa.Field(nullable=True, description="For live neighbourhoods (and ALL: all live ones pooled): net_change_pct minus that of the neighbourhoods not live, pooled.")
-    net_change_vs_not_live_lower: Optional[float] = pa.Field(nullable=True, description="95% lower limit of net_change_vs_not_live_pct.")
+    net_change_vs_not_live_lower: Optional[float] = pa.Field(nullable=True, description="95% lower limit of net_change_vs_not_live_pct (blank as net_change_lower is).")
     net_change_vs_not_live_upper: Optional[float] = pa.Field(nullable=True, description="95% upper limit of net_change_vs_not_live_pct.")
 
     class Config:

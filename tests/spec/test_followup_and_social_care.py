@@ -47,6 +47,24 @@ def test_a_fall_beyond_regression_to_the_mean_shows_with_its_interval():
     assert row["net_change_lower"] < row["net_change_pct"] < row["net_change_upper"] < 0
 
 
+def test_a_cohort_most_of_whom_had_nothing_before_gets_no_interval_and_the_card_says_why(recwarn):
+    """Three people, two with no activity before: some resamples have no activity before at all, so
+    no change to measure. No interval (not a half-computed one), no warning, and the card says why."""
+    from cohorts.hiu import Thresholds
+    from metrics.cards import cohort_followup_card
+
+    rows = (cohort("current", "north", [(0, 1), (0, 2), (4, 1)]) + cohort("earlier", "north", [(3, 1)] * 30)
+            + cohort("current", "south", [(3, 1), (3, 0)] * 15) + cohort("earlier", "south", [(3, 2), (3, 1)] * 15))
+    frame = followup(rows, {"north": None, "south": None})
+    north, south = (frame.filter(pl.col("neighbourhood_code") == c).row(0, named=True) for c in ("north", "south"))
+    assert north["net_change_pct"] is not None and north["net_change_lower"] is None and north["net_change_upper"] is None
+    assert south["net_change_lower"] < south["net_change_pct"] < south["net_change_upper"]  # the rest still has one
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in recwarn]
+    card = cohort_followup_card(frame.with_columns(pl.exclude("live_through_followup").cast(pl.String)), D(2025, 3, 31), Thresholds())
+    assert "| north | no | 3 |" in card and "(no interval) |" in card
+    assert "too few people in a cohort had any unplanned activity in the 12 months before" in card
+
+
 def test_live_neighbourhoods_are_compared_with_those_not_live():
     rows = (cohort("current", "live", [(10, 5)] * 30) + cohort("earlier", "live", [(10, 7)] * 30)
             + cohort("current", "waiting", [(10, 7)] * 30) + cohort("earlier", "waiting", [(10, 7)] * 30))
