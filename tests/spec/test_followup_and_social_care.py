@@ -128,3 +128,26 @@ def test_the_followup_card_says_a_fall_is_not_an_effect_and_shows_the_published_
     north = safe.filter(pl.col("neighbourhood_code") == "north").row(0, named=True)
     assert f"| north | no | {north['people']} | {north['change_pct']} |" in card
     assert "| south | no | * |" in card  # 3 people: hidden in the card as in the published file
+
+
+def test_the_followup_interval_is_the_ordinary_bootstrap_of_people():
+    """The interval resamples counts of distinct (before, after) pairs, which is resampling people
+    with replacement exactly: scipy's own bootstrap of the people gives the same interval, up to the
+    resampling noise of 999 resamples."""
+    from scipy.stats import bootstrap
+
+    from metrics.followup import _interval
+
+    rng = np.random.default_rng(3)
+    current = (rng.poisson(3, 400).astype(float), rng.poisson(2, 400).astype(float))
+    earlier = (rng.poisson(3, 300).astype(float), rng.poisson(2.5, 300).astype(float))
+
+    def change(b, a, axis=-1):
+        return 100 * (a.sum(axis=axis) - b.sum(axis=axis)) / b.sum(axis=axis)
+
+    ours = _interval([current, earlier], lambda c, e: c - e)
+    picked = [np.arange(400), np.arange(300)]
+    theirs = bootstrap(picked, lambda i, j, axis=-1: change(*[x[i] for x in current], axis) - change(*[x[j] for x in earlier], axis),
+                       n_resamples=9999, method="percentile", vectorized=True, random_state=np.random.default_rng(1)).confidence_interval
+    width = theirs.high - theirs.low
+    assert abs(ours[0] - theirs.low) < 0.1 * width and abs(ours[1] - theirs.high) < 0.1 * width, (ours, theirs)
