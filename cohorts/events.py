@@ -250,13 +250,17 @@ def social_care_involvement(start: dt.date, end: dt.date) -> str:
         ))"""
 
 
-def measure_columns(within: str = "TRUE", measures: tuple[str, ...] | None = None) -> str:
-    """One BIGINT column per measure (every one, or those named): its value summed over the events
-    matching `within` and its predicate; 0, not NULL, when none match."""
+def measure_columns(within: str = "TRUE", measures: tuple[str, ...] | None = None, suffix: str = "") -> str:
+    """One BIGINT column per measure (every one, or those named), named the measure and `suffix`:
+    its value summed over the events matching `within` and its predicate; 0, not NULL, when none match.
+    A count is count(*), not sum(1): the same number, and a third cheaper over a million people's events."""
+
+    def column(measure: Measure) -> str:
+        matching = f"FILTER (WHERE ({within}) AND ({measure.predicate}))"
+        return f"count(*) {matching}" if measure.value == "1" else f"coalesce(sum({measure.value}) {matching}, 0)"
+
     return ",\n       ".join(
-        f"coalesce(sum({MEASURES[name].value}) FILTER (WHERE ({within}) AND ({MEASURES[name].predicate})), 0)::BIGINT "
-        f"AS {name}"
-        for name in (MEASURES if measures is None else measures)
+        f"{column(MEASURES[name])}::BIGINT AS {name}{suffix}" for name in (MEASURES if measures is None else measures)
     )
 
 
@@ -278,21 +282,44 @@ def person_counts_sql(
     social_care_involved is false, not NULL, here; whether the social care feed was supplied at all
     is the caller's to know. Naming only the measures needed makes a scan of a large event table
     several times cheaper (the features of `risk.features` count 3 of them over 3 months)."""
-    window, involved = in_window(start, end), social_care_involvement(start, end)
-    unknown = sorted(set(measures or ()) - set(MEASURES))
-    if unknown or measures == ():
+    return person_window_counts_sql(events, {"": (start, end, measures)}, social_care_states="" if social_care_states else None)
+
+
+def person_window_counts_sql(
+    events: str,
+    windows: dict[str, tuple[dt.date, dt.date, tuple[str, ...] | None]],
+    social_care_states: str | None = None,
+) -> str:
+    """`person_counts_sql` for several windows in one scan of `events`: for each window name ->
+    (start, end, measures), a column `<measure>_<name>` per measure (just `<measure>` for the name
+    ""), and with `social_care_states` naming one of the windows, social_care_involved and
+    social_care_services over it (suffixed the same way). A person has a row when some window
+    counts one of their events (or the social care window involves them)."""
+    unknown = sorted({m for _, _, measures in windows.values() for m in (measures or ())} - set(MEASURES))
+    if not windows or unknown or any(measures == () for _, _, measures in windows.values()):
         raise ValueError(f"person counts need one or more of the measures {list(MEASURES)}, not {unknown or 'none'}")
-    states = (
-        f""",
-               coalesce(bool_or({involved}), false) AS social_care_involved,
-               count(*) FILTER (WHERE {social_care_service_open(start, end)})::BIGINT AS social_care_services"""
-        if social_care_states else ""
-    )
+    if social_care_states is not None and social_care_states not in windows:
+        raise ValueError(f"social care states over {social_care_states!r}, which is not one of the windows")
+
+    def suffix(name: str) -> str:
+        return f"_{name}" if name else ""
+
+    columns = [measure_columns(in_window(start, end), measures, suffix(name)) for name, (start, end, measures) in windows.items()]
+    taken = [f"(({in_window(start, end)}) AND ({counted_by_any_measure(measures)}))" for start, end, measures in windows.values()]
+    if social_care_states is not None:
+        start, end, _ = windows[social_care_states]
+        involved, tail = social_care_involvement(start, end), suffix(social_care_states)
+        columns.append(
+            f"coalesce(bool_or({involved}), false) AS social_care_involved{tail},\n       "
+            f"count(*) FILTER (WHERE {social_care_service_open(start, end)})::BIGINT AS social_care_services{tail}"
+        )
+        taken.append(involved)
+    column_list = ",\n               ".join(columns)
     return f"""
         SELECT person_id,
-               {measure_columns(window, measures)}{states}
+               {column_list}
         FROM {events}
-        WHERE (({window}) AND ({counted_by_any_measure(measures)})){f" OR {involved}" if social_care_states else ""}
+        WHERE {" OR ".join(taken)}
         GROUP BY person_id
     """
 

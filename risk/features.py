@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from cohorts.events import person_counts_sql
+from cohorts.events import person_window_counts_sql
 from cohorts.frailty import build_efi, build_hfrs
 from cohorts.period import Period, window_start_months
 from cohorts.register import build_person_register
@@ -139,29 +139,28 @@ def build_risk_features(
     build_person_register(conn, feature_date, population=population, practices=practices, table=register)
     build_efi(conn, Period(feature_date), supplied.efi, register=register, deficits_table=efi_deficits, scores_table=efi)
     build_hfrs(conn, Period(feature_date), supplied.hfrs, register=register, table=hfrs, as_known_then=True)
-    # Each window counts only the measures its features use: a scan of the events costs what it counts.
+    # Each window counts only the measures its features use.
     # (Social care services open is one of the social care states, not a dated measure.)
     year = TREND_MEASURES + YEAR_MEASURES
     social_care = ("social_care_requests", "social_care_unplanned_reviews") if supplied.social_care else ()
     needed = {"3m": TREND_MEASURES, "6m": TREND_MEASURES, "prior_12m": year, "12m": year + ("gp_dna",) + social_care}
-    counted = {
-        name: person_counts_sql(
-            events, *window(feature_date, name), measures=needed[name],
-            social_care_states=name == "12m" and supplied.social_care,
-        )
-        for name in WINDOWS
-    }
-    joins = " ".join(f"LEFT JOIN ({sql}) w_{name} USING (person_id)" for name, sql in counted.items())
-    counts = [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
-    counts += [f"(coalesce(w_12m.{m}, 0) - coalesce(w_prior_12m.{m}, 0))::BIGINT AS {m}_change" for m in TREND_MEASURES]
-    counts.append(
-        "coalesce(w_12m.gp_dna, 0) / nullif(coalesce(w_12m.gp_dna, 0) + coalesce(w_12m.gp_appointments, 0), 0) "
-        "AS gp_dna_rate_12m"
+    # One scan of the events for all four windows (each column filtered to its own window).
+    counted = person_window_counts_sql(
+        events, {name: (*window(feature_date, name), needed[name]) for name in WINDOWS},
+        social_care_states="12m" if supplied.social_care else None,
     )
-    counts += [f"coalesce(w_{w}.{m}, 0)::BIGINT AS {m}_{w}" for m in YEAR_MEASURES for w in ("12m", "prior_12m")]
+    joins = f"LEFT JOIN ({counted}) c USING (person_id)"
+
+    def count(column: str) -> str:
+        return f"coalesce(c.{column}, 0)"
+
+    counts = [f"{count(f'{m}_{w}')}::BIGINT AS {m}_{w}" for m in TREND_MEASURES for w in WINDOWS]
+    counts += [f"({count(f'{m}_12m')} - {count(f'{m}_prior_12m')})::BIGINT AS {m}_change" for m in TREND_MEASURES]
+    counts.append(f"{count('gp_dna_12m')} / nullif({count('gp_dna_12m')} + {count('gp_appointments_12m')}, 0) AS gp_dna_rate_12m")
+    counts += [f"{count(f'{m}_{w}')}::BIGINT AS {m}_{w}" for m in YEAR_MEASURES for w in ("12m", "prior_12m")]
     if supplied.social_care:
-        counts += [f"coalesce(w_12m.{m}, 0)::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
-        counts.append("coalesce(w_12m.social_care_involved, false) AS social_care_involved_12m")
+        counts += [f"{count(f'{m}_12m')}::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
+        counts.append("coalesce(c.social_care_involved_12m, false) AS social_care_involved_12m")
     else:
         counts += [f"NULL::BIGINT AS {m}_12m" for m in SOCIAL_CARE_MEASURES]
         counts.append("NULL::BOOLEAN AS social_care_involved_12m")

@@ -111,13 +111,19 @@ def load_sample(
         f", {AGE_BANDS} AS age_band, sex, "
         "coalesce('quintile ' || CAST((imd_decile + 1) // 2 AS VARCHAR), 'unknown') AS imd_quintile"
     )
+    # (Numbering the few practices and joining them on costs half what dense_rank() over a million
+    # rows does; the same numbers, a missing practice last.)
     data = conn.execute(
-        f"""SELECT person_id, dense_rank() OVER (ORDER BY practice_code) AS practice, hiu_now,
+        f"""WITH numbered AS (
+                SELECT practice_code, row_number() OVER (ORDER BY practice_code NULLS LAST) AS practice
+                FROM (SELECT DISTINCT practice_code FROM {table} WHERE role = $role {among_people}))
+            SELECT person_id, n.practice, hiu_now,
                    coalesce(CAST(outcome AS INTEGER), -1) AS outcome,
                    (gp_appointments_12m + 10 * ed_attendances_12m + 25 * emergency_admissions_12m)::DOUBLE AS naive
                    {groups}{", " + columns if columns else ""}
-            FROM {table} WHERE role = ? {among_people} ORDER BY person_id""",
-        [role],
+            FROM {table} f LEFT JOIN numbered n ON f.practice_code IS NOT DISTINCT FROM n.practice_code
+            WHERE role = $role {among_people} ORDER BY person_id""",
+        {"role": role},
     ).fetchnumpy()
     # Column by column into a column-major array: half the copying of np.column_stack, and the
     # trees predict from it faster too.

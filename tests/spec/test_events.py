@@ -15,6 +15,7 @@ from cohorts.events import (
     build_person_events,
     monthly_counts_sql,
     person_counts_sql,
+    person_window_counts_sql,
 )
 from cohorts.period import Period
 from cohorts.register import build_person_register
@@ -331,6 +332,34 @@ def test_person_counts_of_some_measures_equal_the_full_counts_and_leave_out_the_
     # A person with only events the named measures do not take has no row.
     only_gp = person_counts_sql("person_events", START, END, measures=("ed_attendances",), social_care_states=False)
     assert conn.sql(only_gp).fetchall() == []
+
+
+def test_counts_over_several_windows_in_one_scan_equal_each_windows_own_counts(events):
+    """Two people: p1 with events in both windows, p2 only in the earlier one (so a zero row in the
+    later window, where person_counts_sql has no row at all)."""
+    conn = events(
+        population=[ME, {"person_id": "p2"}],
+        gp_appointments=[gp("2025-01-01"), gp("2024-01-03"), gp("2024-02-01", "DNA"), {**gp("2023-06-01"), "person_id": "p2"}],
+        ed_attendances=[ed("2025-02-01 10:00:00"), ed("2023-05-01 09:00:00")],
+        social_care_events=[social_care("Service", "2024-12-01"), social_care("Request", "2023-07-01")],
+    )
+    earlier = (dt.date(2023, 4, 1), dt.date(2024, 3, 31))
+    windows = {"later": (START, END, ("gp_appointments", "ed_attendances")), "earlier": (*earlier, ("gp_appointments", "gp_dna"))}
+    together = conn.sql(person_window_counts_sql("person_events", windows, social_care_states="later")).pl()
+    rows = together.rows_by_key("person_id", named=True, unique=True)
+    later = conn.sql(person_counts_sql("person_events", START, END, measures=("gp_appointments", "ed_attendances"))).pl()
+    alone = conn.sql(person_counts_sql("person_events", *earlier, measures=("gp_appointments", "gp_dna"), social_care_states=False)).pl()
+    for person, row in later.rows_by_key("person_id", named=True, unique=True).items():
+        counts = {k: v for k, v in row.items() if k != "person_id"}
+        assert counts == {k: rows[person][f"{k}_later"] for k in counts}
+    for person, row in alone.rows_by_key("person_id", named=True, unique=True).items():
+        counts = {k: v for k, v in row.items() if k != "person_id"}
+        assert counts == {k: rows[person][f"{k}_earlier"] for k in counts}
+    assert rows["p1"]["social_care_services_later"] == 1 and rows["p1"]["social_care_involved_later"] is True
+    assert rows["p2"]["gp_appointments_later"] == 0 and rows["p2"]["gp_appointments_earlier"] == 1
+    assert sorted(rows) == ["p1", "p2"]
+    with pytest.raises(ValueError, match="not one of the windows"):
+        person_window_counts_sql("person_events", windows, social_care_states="3m")
 
 
 @pytest.mark.parametrize("measures", [(), ("gp_appointments", "bed_days")])
