@@ -38,6 +38,18 @@ def test_first_of_repeated_ids_is_accepted_later_ones_quarantined(tmp_path):
     assert quarantine(conn, "gp_appointments") == [(2, "repeated appointment_id"), (3, "repeated appointment_id")]
 
 
+def test_ids_whose_hashes_collide_are_told_apart_by_the_id(tmp_path, monkeypatch):
+    """Repeats are found by grouping the ids' hashes first; a hash shared by different ids (here
+    every id of the same length collides) must reject nothing: only a repeated id is a repeat."""
+    import pipeline.staging
+
+    monkeypatch.setattr(pipeline.staging, "ID_HASH", "length")
+    rows = [{"appointment_id": i, "person_id": "p1", "appointment_date": "2025-01-01"} for i in ("a1", "b2", "c3", "b2")]
+    conn, counts = staged(tmp_path, population=[ME], gp_appointments=rows)
+    assert counts["gp_appointments"].accepted == 3
+    assert quarantine(conn, "gp_appointments") == [(4, "repeated appointment_id")]
+
+
 def test_repeated_ids_across_files_keep_the_first_file_in_name_order(tmp_path):
     write_drop(tmp_path, population=[ME])
     (tmp_path / "gp_appointments.csv").unlink()
