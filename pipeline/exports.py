@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.workbook import ListSheet, write_workbook
+from pipeline.workbook import ListSheet, write_workbooks
 from schemas.extracts import NEIGHBOURHOOD_CODE
 
 # Spreadsheet programs run cells starting with =, +, - or @ as formulas (OWASP CSV injection); tab
@@ -87,14 +87,15 @@ def write_neighbourhood_files(
     """One folder per neighbourhood code, holding only that neighbourhood's rows of `frame` (empty
     files where it has none, so every INT finds its list): Parquet, CSV, workbook and the data
     dictionary. `about(code, name, rows)` gives the workbook's About lines for one neighbourhood."""
-    rows_by_code = {}
+    rows_by_code, workbooks = {}, []
     for code, name in neighbourhoods.items():
         folder = neighbourhood_folder(run_dir, code)
         rows = frame.filter(pl.col("neighbourhood_code") == code)
         write_parquet_and_csv(rows, folder, cohort.stem, cohort.decimals)
-        write_workbook(rows, folder / f"{cohort.stem}.xlsx", cohort.sheet(about(code, name, rows.height)))
+        workbooks.append((rows, folder / f"{cohort.stem}.xlsx", cohort.sheet(about(code, name, rows.height))))
         cohort.dictionary.write_csv(folder / f"{cohort.stem}_dictionary.csv", include_bom=True)
         rows_by_code[code] = rows.height
+    write_workbooks(workbooks)
     unassigned = frame.filter(~pl.col("neighbourhood_code").is_in(list(neighbourhoods))).height
     if unassigned:
         raise ValueError(f"{unassigned} rows of {cohort.stem} belong to no known neighbourhood")
