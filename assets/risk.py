@@ -14,7 +14,7 @@ from assets.extracts import extract_supplied
 from assets.factory import PERIOD_TABLE, Step, failed, warehouse_asset, warehouse_check
 from assets.model_checks import matches_model
 from risk import card as model_card
-from risk.features import Supplied
+from risk.features import BuiltOnTheDate, Supplied
 from risk.cohort import audit_lists
 from risk.samples import plan_design
 from risk.steps import (
@@ -34,7 +34,7 @@ def _supplied(step: Step) -> Supplied:
 
 @warehouse_asset(
     group="risk",
-    deps=["person_events", "person_register", PERIOD_TABLE, "feed_coverage", "frailty_reference_lists",
+    deps=["person_events", "person_register", "efi_scores", PERIOD_TABLE, "feed_coverage", "frailty_reference_lists",
           "stg_gp_coded_events", "stg_gp_medications", "stg_admissions", "stg_admission_diagnoses"],
     description=(
         "Rising-risk features for everyone in the population at each feature date (as-of, as-of - 12 months, "
@@ -46,7 +46,8 @@ def _supplied(step: Step) -> Supplied:
     ),
 )
 def risk_features(step: Step) -> dict:
-    design = build_features(step.conn, step.period.as_of, step.thresholds, _supplied(step))
+    # the as-of date's register and eFI are the run's own (`person_register`, `efi_scores`)
+    design = build_features(step.conn, step.period.as_of, step.thresholds, _supplied(step), BuiltOnTheDate())
     rows = dict(step.conn.execute(f"SELECT role, count(*) FROM {FEATURES_TABLE} GROUP BY 1 ORDER BY 1").fetchall())
     if design.reason:
         step.log.warning(f"rising risk not modelled: {design.reason}")

@@ -98,6 +98,16 @@ def window(feature_date: dt.date, name: str) -> tuple[dt.date, dt.date]:
 
 
 @dataclass(frozen=True)
+class BuiltOnTheDate:
+    """Tables a run has already built for a feature date (the as-of date): its register
+    (`cohorts.register`) and eFI scores (`cohorts.frailty.build_efi`, the same register and 12 months),
+    which the features would otherwise build again, the same."""
+
+    register: str = "person_register"
+    efi_scores: str = "efi_scores"
+
+
+@dataclass(frozen=True)
 class Supplied:
     """Which optional data the run has: a feature that needs missing data is NULL for everyone."""
 
@@ -114,16 +124,21 @@ def build_risk_features(
     population: str = "stg_population",
     practices: str = "stg_practices",
     table: str = "risk_features",
+    built: BuiltOnTheDate | None = None,
 ) -> int:
     """One row per person in the population on `feature_date`: where they were registered, age,
     sex and IMD decile then, every column of `feature_columns()`, efi_category and
     social_care_involved_12m. eFI needs the reference lists loaded (`cohorts.frailty`).
 
     `table` is a temporary table of this connection (`risk.samples` gathers the feature dates into
-    the table the warehouse keeps): writing it to the database file too would cost a second copy."""
+    the table the warehouse keeps): writing it to the database file too would cost a second copy.
+    `built`: the register and eFI scores of `feature_date` where the run has them already."""
     register, efi, efi_deficits, hfrs, known = (
         f"{table}_{part}" for part in ("register", "efi", "efi_deficits", "hfrs", "events")
     )
+    made = [register, efi, efi_deficits, hfrs]
+    if built is not None:
+        register, efi, made = built.register, built.efi_scores, [hfrs]
     # The events as they stood on the feature date: a spell not yet discharged then has no length of
     # stay (no bed days, not short-stay), a social care event not yet ended is open. Otherwise a
     # discharge after the date would reach a feature.
@@ -136,8 +151,9 @@ def build_risk_features(
             FROM {events}"""
     )
     events = known
-    build_person_register(conn, feature_date, population=population, practices=practices, table=register)
-    build_efi(conn, Period(feature_date), supplied.efi, register=register, deficits_table=efi_deficits, scores_table=efi)
+    if built is None:
+        build_person_register(conn, feature_date, population=population, practices=practices, table=register)
+        build_efi(conn, Period(feature_date), supplied.efi, register=register, deficits_table=efi_deficits, scores_table=efi)
     build_hfrs(conn, Period(feature_date), supplied.hfrs, register=register, table=hfrs, as_known_then=True)
     # Each window counts only the measures its features use.
     # (Social care services open is one of the social care states, not a dated measure.)
@@ -177,7 +193,7 @@ def build_risk_features(
         ORDER BY r.person_id
         """
     )
-    for part in (register, efi, efi_deficits, hfrs):
+    for part in made:
         conn.execute(f"DROP TABLE {part}")
     conn.execute(f"DROP VIEW {known}")
     return row_count(conn, table)

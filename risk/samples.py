@@ -27,7 +27,7 @@ from cohorts.events import person_counts_sql
 from cohorts.hiu import Thresholds
 from cohorts.period import months_before, window_start_months
 from pipeline.duck import row_count
-from risk.features import FEATURES, Supplied, build_risk_features
+from risk.features import FEATURES, BuiltOnTheDate, Supplied, build_risk_features
 
 HIU_MEASURES = ("gp_appointments", "ed_attendances", "emergency_admissions")  # what the outcome counts
 LATER_WINDOW, PRACTICE_HOLD_OUT = "later time window", "hold-out of whole practices"
@@ -101,15 +101,18 @@ def build_risk_samples(
     supplied: Supplied,
     events: str = "person_events",
     table: str = "risk_features",
+    built_at_as_of: BuiltOnTheDate | None = None,
 ) -> int:
     """`table`: one row per person and role of the design, with role, feature_date, every feature,
     hiu_now (a high intensity user in the 12 months to the feature date: not in the target
-    population) and outcome (a high intensity user in the 12 months after; NULL when scoring)."""
+    population) and outcome (a high intensity user in the 12 months after; NULL when scoring).
+    `built_at_as_of`: what the run has built for the as-of date already (the scoring date's)."""
     t = thresholds
     parts = []
     for role, day in design.dates.items():
         part = f"{table}_{role}"
-        build_risk_features(conn, day, supplied, events=events, table=part)
+        built = built_at_as_of if day == design.as_of else None
+        build_risk_features(conn, day, supplied, events=events, table=part, built=built)
         window = design.outcome_window(role)
         if window:
             outcome = (

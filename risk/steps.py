@@ -16,7 +16,7 @@ from cohorts.hiu import Thresholds
 from risk import card as model_card
 from risk.cohort import build_rising_risk_cohort, select_rising_risk
 from risk.explain import TOP_FACTORS, top_factors
-from risk.features import Supplied
+from risk.features import BuiltOnTheDate, Supplied
 from risk.model import (
     MIN_OUTCOMES, MODEL_VERSION, TooFewOutcomes, candidates, dump_model, fit_calibrated, load_model, load_sample,
     one_thread, scores_and_order, validate,
@@ -35,9 +35,10 @@ def data_start(conn: duckdb.DuckDBPyConnection) -> dt.date | None:
     return conn.execute("SELECT max(first_date) FROM feed_coverage WHERE required").fetchall()[0][0]
 
 
-def build_features(conn, as_of: dt.date, thresholds: Thresholds, supplied: Supplied) -> Design:
+def build_features(conn, as_of: dt.date, thresholds: Thresholds, supplied: Supplied,
+                   built_at_as_of: BuiltOnTheDate | None = None) -> Design:
     design = plan_design(as_of, data_start(conn), supplied)
-    build_risk_samples(conn, design, thresholds, supplied, table=FEATURES_TABLE)
+    build_risk_samples(conn, design, thresholds, supplied, table=FEATURES_TABLE, built_at_as_of=built_at_as_of)
     return design
 
 

@@ -144,6 +144,29 @@ def test_frailty_is_scored_as_at_the_feature_date():
     assert a["hfrs_score"] == pytest.approx(HFRS["F05"] + HFRS["W19"])
 
 
+def test_the_runs_own_register_and_efi_of_the_as_of_date_give_the_same_features():
+    """The scoring date is the as-of date, whose register and eFI the run has built already
+    (`person_register`, `efi_scores`): the features from them equal the features built afresh."""
+    from cohorts.frailty import build_efi
+    from cohorts.period import Period
+    from cohorts.register import build_person_register
+    from risk.features import BuiltOnTheDate
+
+    frail = [("a", "2019-01-01", code) for code in EFI_CODES[:9]] + [("b", "2025-04-01", EFI_CODES[0])]
+    medicines = [("a", "2024-06-01", f"0{i}01010A0") for i in range(1, 6)]
+    conn = connection([gp("a", "2025-01-02"), gp("b", "2024-12-01", attended=False)],
+                      frailty={"stg_gp_coded_events": frail, "stg_gp_medications": medicines})
+    conn.execute("INSERT INTO stg_population VALUES ('c', 'P1', 1990, 1, 'M', 5, NULL, DATE '2020-01-01', DATE '2024-01-01', NULL)")
+    afresh = features(conn)
+    build_person_register(conn, D)
+    build_efi(conn, Period(D), True)
+    build_risk_features(conn, D, ALL, table="reused", built=BuiltOnTheDate())
+    reused = conn.sql("SELECT * FROM reused").pl().rows_by_key("person_id", named=True, unique=True)
+    assert reused == afresh and sorted(afresh) == ["a", "b"]
+    assert afresh["a"]["efi_deficits"] == 10  # nine coded deficits and polypharmacy
+    assert conn.sql("SELECT count(*) FROM person_register").fetchall() == [(2,)]  # the run's tables are kept
+
+
 def _efi_codes() -> list[str]:
     """One SNOMED code of each of the first deficits of the reference list."""
     conn = duckdb.connect()
