@@ -78,10 +78,15 @@ def build_followup_people(
     return conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
-def _change_pct(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    b, a = before.sum(), after.sum()
+def _change(before: np.ndarray | float, after: np.ndarray | float) -> np.ndarray | float:
+    """Percent change from the before total(s) to the after: +inf from nothing to something, NaN
+    from nothing to nothing."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 100 * (a - b) / b
+        return 100 * (np.asarray(after, dtype=np.float64) - before) / before
+
+
+def _change_pct(before: np.ndarray, after: np.ndarray) -> float:
+    return _change(before.sum(), after.sum())
 
 
 def _resampled_sums(rng: np.random.Generator, before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,23 +104,20 @@ def _resampled_sums(rng: np.random.Generator, before: np.ndarray, after: np.ndar
 
 def _interval(groups: list[tuple[np.ndarray, np.ndarray]], statistic) -> tuple[float | None, float | None]:
     """95% percentile bootstrap interval of `statistic(*changes)` over independent groups of people,
-    each (before, after), resampled within each group; None when a group has under two people or no
-    activity before, or when resamples of a group can have no activity before (a small group in
-    which most people had none): such a resample has no change to measure, so the percentiles are
-    undefined."""
+    each (before, after), resampled within each group. None when a group has under two people or no
+    activity before; when some resample's statistic is undefined (a group drawn with no activity
+    before or after: no change to measure); or when a limit is infinite (more than 2.5% of
+    resamples drew a group with activity after but none before, an infinite rise)."""
     if any(len(b) < 2 or b.sum() == 0 for b, _ in groups):
         return None, None
     rng = np.random.default_rng(SEED)
-    changes = []
-    for before, after in groups:
-        b, a = _resampled_sums(rng, before, after)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            changes.append(100 * (a - b) / b)
-    replicates = statistic(*changes)
-    if not np.isfinite(replicates).all():
-        return None, None
-    low, high = np.percentile(replicates, [2.5, 97.5])
-    return float(low), float(high)
+    changes = [_change(*_resampled_sums(rng, before, after)) for before, after in groups]
+    with np.errstate(invalid="ignore"):  # inf - inf: undefined, as below
+        replicates = statistic(*changes)
+        if np.isnan(replicates).any():
+            return None, None
+        low, high = np.percentile(replicates, [2.5, 97.5])
+    return (float(low), float(high)) if np.isfinite(low) and np.isfinite(high) else (None, None)
 
 
 def build_cohort_followup(

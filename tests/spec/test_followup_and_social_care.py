@@ -65,6 +65,16 @@ def test_a_cohort_most_of_whom_had_nothing_before_gets_no_interval_and_the_card_
     assert "too few people in a cohort had any unplanned activity in the 12 months before" in card
 
 
+def test_a_few_resamples_with_nothing_before_still_give_an_interval():
+    """25 people, 20 of them with nothing before: about 4 of 999 resamples draw only those 20, an
+    infinite rise. Under 2.5% of them, they sit in the top tail and the limits stay finite."""
+    rows = (cohort("current", "north", [(0, 1)] * 20 + [(3, 1)] * 5)
+            + cohort("earlier", "north", [(3, 1), (3, 2)] * 15))
+    north = followup(rows, {"north": None}).filter(pl.col("neighbourhood_code") == "north").row(0, named=True)
+    assert north["net_change_lower"] is not None and north["net_change_upper"] is not None
+    assert north["net_change_lower"] < north["net_change_pct"] < north["net_change_upper"]
+
+
 def test_live_neighbourhoods_are_compared_with_those_not_live():
     rows = (cohort("current", "live", [(10, 5)] * 30) + cohort("earlier", "live", [(10, 7)] * 30)
             + cohort("current", "waiting", [(10, 7)] * 30) + cohort("earlier", "waiting", [(10, 7)] * 30))

@@ -1,6 +1,8 @@
 """A report on tiny hand-written files: what it says when a neighbourhood has no one, and that a
 name is shown as written, never run as HTML."""
 
+import datetime as dt
+
 import polars as pl
 
 from reports.render import render_report, write_reports
@@ -65,3 +67,17 @@ def test_names_are_shown_as_written_never_run(tmp_path):
     assert read_page(html).tables["practices-table"] == [["<script>alert('x')</script> & Co", "P1", "1", "0"]]
     index = (run / "index.html").read_text()
     assert "<b>North</b>" not in index and "&lt;b&gt;North&lt;/b&gt;" in index
+
+
+def test_a_followup_without_an_interval_says_why(tmp_path):
+    run = empty_run(tmp_path)
+    row = {column: None for column in empty_frame(CohortFollowup).columns}
+    row |= {"neighbourhood_code": "north", "measure": "unplanned_activity", "cohort_identified_on": dt.date(2024, 3, 31),
+            "people": 12, "activity_before": 4, "activity_after": 3, "comparison_people": 0,
+            "comparison_activity_before": 0, "comparison_activity_after": 0, "change_pct": -25.0}
+    for comparison, why in ((None, "no interval: no comparison cohort"),
+                            (dt.date(2023, 3, 31), "no interval: too few people with activity in the year before")):
+        frame = pl.DataFrame([{**row, "comparison_identified_on": comparison}], schema=empty_frame(CohortFollowup).schema)
+        frame.write_parquet(run / "metrics" / "cohort_followup.parquet")
+        table = dict(read_page(render_report(run, "north", "North", TERMS)).tables["followup-table"])
+        assert table["95% interval of the net change"] == why
