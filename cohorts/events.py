@@ -281,7 +281,7 @@ def person_counts_sql(
     involvement, have a row: join it to a register and treat a missing row as zeros.
     social_care_involved is false, not NULL, here; whether the social care feed was supplied at all
     is the caller's to know. Naming only the measures needed makes a scan of a large event table
-    several times cheaper (the features of `risk.features` count 3 of them over 3 months)."""
+    several times cheaper (the rising-risk features count 3 of them over 3 and 6 months)."""
     return person_window_counts_sql(events, {"": (start, end, measures)}, social_care_states="" if social_care_states else None)
 
 

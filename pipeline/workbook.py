@@ -61,7 +61,8 @@ def write_workbook(frame: pl.DataFrame, path: Path, sheet: ListSheet) -> None:
 def write_workbooks(jobs: list[tuple[pl.DataFrame, Path, ListSheet]]) -> None:
     """`write_workbook` for each (frame, path, sheet), on two processes when there are many rows.
     The files are the same either way; an error in any of them is raised here."""
-    workers = min(2, os.cpu_count() or 1, len(jobs))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)  # a container's own
+    workers = min(2, cores, len(jobs))
     if workers < 2 or sum(frame.height for frame, _, _ in jobs) < PARALLEL_ROWS:
         for job in jobs:
             write_workbook(*job)

@@ -132,7 +132,8 @@ def build_risk_features(
 
     `table` is a temporary table of this connection (`risk.samples` gathers the feature dates into
     the table the warehouse keeps): writing it to the database file too would cost a second copy.
-    `built`: the register and eFI scores of `feature_date` where the run has them already."""
+    `built`: the register and eFI scores of `feature_date` where the run has them already (built
+    from the run's own population and practices, so `population` and `practices` are not read)."""
     register, efi, efi_deficits, hfrs, known = (
         f"{table}_{part}" for part in ("register", "efi", "efi_deficits", "hfrs", "events")
     )
