@@ -113,6 +113,9 @@ def test_a_fit_is_deterministic_for_a_seed_and_reloads_to_the_same_scores(name):
     blob, sha = dump_model(first)
     assert len(sha) == 64
     np.testing.assert_array_equal(predict(load_model(blob), sample.X), predict(first, sample.X))
+    # in chunks on two threads, the same numbers in the same order as in one piece
+    np.testing.assert_array_equal(predict(first, sample.X, chunk=37), first.predict_proba(sample.X)[:, 1])
+    np.testing.assert_array_equal(scores_and_order(first, sample.X, chunk=37)[1], order)
 
 
 def test_with_more_people_than_a_base_model_learns_from_it_is_calibrated_on_other_practices(monkeypatch):
