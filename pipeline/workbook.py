@@ -70,12 +70,7 @@ def write_workbooks(jobs: list[tuple[pl.DataFrame, Path, ListSheet]]) -> None:
     # spawn, not fork: the parent holds DuckDB's and Dagster's threads, which a fork would copy mid-flight
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         largest_first = sorted(jobs, key=lambda job: -job[0].height)
-        for _ in pool.map(_write_job, largest_first):
-            pass
-
-
-def _write_job(job: tuple[pl.DataFrame, Path, ListSheet]) -> None:
-    write_workbook(*job)
+        list(pool.map(write_workbook, *zip(*largest_first)))  # list(): a worker's error is raised here
 
 
 def _write_list(worksheet, frame: pl.DataFrame, sheet: ListSheet, header, formats: dict) -> None:

@@ -137,7 +137,7 @@ def _importance(validation: Validation, features: tuple[str, ...], seed: int) ->
     rows = np.sort(rng.choice(len(held.y), min(IMPORTANCE_ROWS, len(held.y)), replace=False))
     # Two threads, each permuting its own features: the predictions release the GIL, so the 90
     # predictions take half the time on two cores, with the same importances.
-    with parallel_backend("threading", n_jobs=2):
+    with parallel_backend("threading"):
         result = permutation_importance(
             validation.models[validation.chosen], held.X[rows], held.y[rows], scoring=score,
             n_repeats=IMPORTANCE_REPEATS, random_state=seed, n_jobs=2,

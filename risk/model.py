@@ -212,19 +212,13 @@ def validate(design: Design, samples: dict[str, Sample], seed: int) -> Validatio
         held = len(np.unique(test.practice))
         fitted_on = f"features as at {design.dates['training']}, {len(practices) - held} practices"
         tested_on = f"the other {held} practices (target population), outcomes to {design.as_of}"
-    def fitted(item: tuple[str, object]) -> tuple[str, CalibratedClassifierCV, np.ndarray]:
-        name, estimator = item
-        with one_thread():  # this thread's own limit (see `_by_chunks`)
-            model = fit_calibrated(estimator, fit, seed)
-        return name, model, predict(model, test.X)
-
     # The candidates are fitted at once, one on each core (each fit is seeded and independent, so
     # the models are the same either way; most of a fit runs with the GIL released).
+    names, estimators = zip(*candidates(seed).items())
     predictions, models, auprc = {}, {}, {}
-    with one_thread(), ThreadPoolExecutor(2) as pool:
-        for name, model, predicted in pool.map(fitted, candidates(seed).items()):
-            models[name], predictions[name] = model, predicted
-            auprc[name] = float(average_precision_score(test.y, predicted)) if test.y.any() else float("nan")
+    for name, model in zip(names, on_two_threads(lambda estimator: fit_calibrated(estimator, fit, seed), estimators)):
+        models[name], predictions[name] = model, predict(model, test.X)
+        auprc[name] = float(average_precision_score(test.y, predictions[name])) if test.y.any() else float("nan")
     ranked = sorted(auprc, key=lambda name: (-np.nan_to_num(auprc[name], nan=-1.0), name))
     return Validation(design.validation, ranked[0], test, predictions, models, auprc, fitted_on, tested_on)
 
@@ -233,17 +227,22 @@ class NotEnoughPractices(ValueError):
     pass
 
 
-def _by_chunks(function, X: np.ndarray, chunk: int) -> np.ndarray:
-    """`function` over X's chunks of rows, concatenated, on two threads: the trees predict with
-    the GIL released, so a million people's scores take half the time on two cores. Each thread
-    holds OpenMP to one thread of its own (OpenMP's limit is per thread; see `one_thread`), inside
-    the caller's own limit, so that every limit restores to the same value, whichever ends first."""
-    def one(start: int) -> np.ndarray:
+def on_two_threads(function, items) -> list:
+    """[function(item) for item in items], on two threads: trees fit and predict with the GIL
+    released, so the work takes about half the time on two cores. Each thread holds OpenMP to one
+    thread of its own (OpenMP's limit is per thread; see `one_thread`), inside the caller's own
+    limit, so that every limit restores to the same value, whichever thread ends first."""
+    def one(item):
         with one_thread():
-            return function(X[start:start + chunk])
+            return function(item)
 
     with one_thread(), ThreadPoolExecutor(2) as pool:
-        return np.concatenate(list(pool.map(one, range(0, len(X), chunk))))
+        return list(pool.map(one, items))
+
+
+def _by_chunks(function, X: np.ndarray, chunk: int) -> np.ndarray:
+    """`function` over X's chunks of rows, concatenated, on two threads."""
+    return np.concatenate(on_two_threads(lambda start: function(X[start:start + chunk]), range(0, len(X), chunk)))
 
 
 def predict(model: CalibratedClassifierCV, X: np.ndarray, chunk: int = 250_000) -> np.ndarray:
